@@ -1,0 +1,139 @@
+"""Orchestration: scenario → plan → backend → daily aggregates. Host code only, no per-agent work.
+
+The loop owns the only cross-day coupling of CSM-1, the ``below_mean`` threshold, which needs
+yesterday's Σ P: so each day is one kernel call plus a few integer operations here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from credsim.errors import CredsimError
+from credsim.kernel.backend import STATE_BYTES_PER_AGENT
+from credsim.kernel.hash import day_key
+from credsim.kernel.layout import C_SUM_P
+from credsim.plan import Histogram, Plan, compile_plan
+from credsim.scenario.model import MAX_DAYS, Scenario
+
+BACKENDS = ("cpu", "cuda")
+
+
+@dataclass
+class Tables:
+    """A run's results as integer arrays: what the store, scorecard and report read."""
+
+    columns: list[str]  # daily-table columns, "day" and "threshold" first
+    daily: np.ndarray  # int64 [days, len(columns)]
+    regions: np.ndarray  # int64 [days, R, 2]: listed, sum_public
+    region_names: list[str]
+    hist_days: list[int] = field(default_factory=list)
+    hist: np.ndarray | None = None  # int64 [len(hist_days), bins]
+    hist_lo: int = 0
+    hist_width: int = 1
+
+
+@dataclass
+class Timing:
+    """Seconds spent: set-up (allocation, init, compile) and the day loop."""
+
+    setup_s: float = 0.0
+    loop_s: float = 0.0
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process (MemAvailable), or a large number if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 62
+
+
+def check_fits(n: int, backend: str) -> None:
+    """Refuse, before allocating, a population whose state does not fit in this machine's memory."""
+    need = n * STATE_BYTES_PER_AGENT + (64 << 20)
+    have = available_memory()
+    if backend == "cpu" and need > have:
+        raise CredsimError(
+            f"population: {n:.4g} agents need about {need / 2**30:.1f} GiB of state but only "
+            f"{have / 2**30:.1f} GiB of memory is available"
+        )
+
+
+def make_backend(plan: Plan, backend: str, threads: int | None = None):
+    """Instantiate a backend for the whole population."""
+    if backend == "cpu":
+        from credsim.kernel.backend import CpuBackend
+
+        return CpuBackend(plan, threads=threads)
+    if backend == "cuda":
+        from credsim.kernel.cuda import CudaBackend
+
+        return CudaBackend(plan)
+    raise CredsimError(f"backend: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+
+
+def run_plan(
+    plan: Plan,
+    days: int,
+    backend: str = "cpu",
+    *,
+    threads: int | None = None,
+    on_day: Callable[[int, int], None] | None = None,
+    timing: Timing | None = None,
+) -> Tables:
+    """Run days 1..days of a compiled plan and collect the tables (MODEL.md §5)."""
+    if not 1 <= days <= MAX_DAYS:
+        raise CredsimError(f"days: must be in 1..{MAX_DAYS}, got {days}")
+    check_fits(plan.n, backend)
+    t0 = time.perf_counter()
+    be = make_backend(plan, backend, threads)
+    be.init()
+    lay = plan.layout
+    cols = ["day", "threshold", *plan.columns]
+    daily = np.zeros((days, len(cols)), np.int64)
+    regions = np.zeros((days, lay.n_regions, 2), np.int64)
+    hist_days = [t for t in range(1, days + 1) if plan.hist.bins and (t % plan.hist.every == 0 or t == days)]
+    hist = np.zeros((len(hist_days), plan.hist.bins), np.int64) if plan.hist.bins else None
+    base = len(plan.columns)
+    sum_prev = plan.scenario.score.start * plan.n
+    t1 = time.perf_counter()
+    hi = 0
+    for t in range(1, days + 1):
+        threshold = plan.threshold(sum_prev)
+        hist_on = bool(hist_days) and hi < len(hist_days) and hist_days[hi] == t
+        row, reg = be.day(t, threshold, day_key(plan.seed, t), hist_on)
+        daily[t - 1, 0] = t
+        daily[t - 1, 1] = threshold
+        daily[t - 1, 2:] = row[:base]
+        regions[t - 1] = reg
+        if hist_on:
+            hist[hi] = row[base:]
+            hi += 1
+        sum_prev = int(row[C_SUM_P])
+        if on_day is not None:
+            on_day(t, days)
+    t2 = time.perf_counter()
+    if timing is not None:
+        timing.setup_s, timing.loop_s = t1 - t0, t2 - t1
+    lo, width = plan.hist.edges(plan.scenario) if plan.hist.bins else (0, 1)
+    return Tables(cols, daily, regions, lay.names, hist_days, hist, lo, width)
+
+
+def default_threads() -> int:
+    """All cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def simulate_tables(scenario: Scenario, population: int, days: int, seed: int, **kw) -> Tables:
+    """Compile and run in one call (the engine-level API; see :func:`credsim.simulate` for users)."""
+    hist = kw.pop("hist", None)
+    return run_plan(compile_plan(scenario, population, seed, hist or Histogram()), days, **kw)

@@ -1,0 +1,81 @@
+"""Backends own the state arrays of a block of agents and run one day at a time on them.
+
+A backend answers ``day(t, threshold, key, hist_on)`` with that day's aggregate row and region
+sums for its agents; host code (:mod:`credsim.engine`) turns rows into tables. The CPU backend
+lives here; the CUDA one in :mod:`credsim.kernel.cuda`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from credsim.kernel.layout import C_MAX_P, C_MIN_P
+from credsim.plan import Plan
+
+#: Bytes of state per agent: own (int16), flags (uint8), bl_since (uint16), stress (uint8).
+STATE_BYTES_PER_AGENT = 6
+STATE_FIELDS = {"own": np.int16, "flags": np.uint8, "since": np.uint16, "stress": np.uint8}
+
+
+def reduce_rows(acc: np.ndarray) -> np.ndarray:
+    """Sum chunk rows into one aggregate row; min and max columns reduce by min and max."""
+    total = acc.sum(axis=0)
+    total[C_MIN_P] = acc[:, C_MIN_P].min()
+    total[C_MAX_P] = acc[:, C_MAX_P].max()
+    return total
+
+
+def chunk_pairs(n_pairs: int) -> int:
+    """Pairs per chunk: small enough for load balance, large enough that rows stay tiny."""
+    return max(4096, -(-n_pairs // 16384))
+
+
+class CpuBackend:
+    """Agents ``lo..hi-1`` on all CPU cores (numba ``prange``); state resident in host memory."""
+
+    name = "cpu"
+
+    def __init__(self, plan: Plan, lo: int = 0, hi: int | None = None, threads: int | None = None):
+        import numba
+
+        from credsim.kernel import cpu
+
+        self._k = cpu
+        self.plan = plan
+        self.lo, self.hi = lo, plan.n if hi is None else hi
+        if threads:
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        n_local = self.hi - self.lo
+        self.own = np.empty(n_local, np.int16)
+        self.flags = np.empty(n_local, np.uint8)
+        self.since = np.empty(n_local, np.uint16)
+        self.stress = np.empty(n_local, np.uint8)
+        n_pairs = (self.hi + 1) // 2 - self.lo // 2
+        self.chunk = chunk_pairs(n_pairs)
+        n_chunks = -(-n_pairs // self.chunk)
+        self.acc = np.zeros((n_chunks, plan.n_cols), np.int64)
+        self.racc = np.zeros((n_chunks, 2 * plan.layout.n_regions), np.int64)
+        self.halo = np.zeros(1, np.uint8)
+
+    def init(self) -> None:
+        """Day-0 state (MODEL.md §3)."""
+        p = self.plan
+        self._k.init_state(
+            self.lo, self.hi, self.own, self.flags, self.since, self.stress,
+            p.scenario.score.start, np.uint64(p.root1), np.uint64(p.root2), p.married_thr, p.n,
+        )  # fmt: skip
+
+    def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None):
+        """Run day t; returns (aggregate row int64[n_cols], region sums int64[R, 2] of listed, ΣP)."""
+        p = self.plan
+        lay = p.layout
+        self._k.run_day(
+            t, threshold, np.uint64(key), hist_on, self.lo, self.hi, self.chunk,
+            self.own, self.flags, self.since, self.stress, self.halo if halo is None else halo,
+            p.ip, p.beh, p.chan, p.act, lay.starts, lay.sizes, p.amod, self.acc, self.racc,
+        )  # fmt: skip
+        return reduce_rows(self.acc), self.racc.sum(axis=0).reshape(-1, 2)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The state arrays by name (views, for checkpoints and tests)."""
+        return {"own": self.own, "flags": self.flags, "since": self.since, "stress": self.stress}

@@ -1,0 +1,182 @@
+"""The scenario: one typed, validated description of a social-credit system.
+
+This pydantic model is the single source of field names, types, ranges and help text. The loader,
+the CLI, the dashboard and the docs all read it; nothing else declares a scenario field.
+Section references (MODEL.md §n) point at the CSM-1 contract the field feeds.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: Scores live in int16 state arrays (2 bytes per agent); Σ P² then fits int64 even at 1.4e9 agents.
+SCORE_LIMIT = 32767
+#: ``bl_since`` is a uint16 day number, so a run lasts at most this many days.
+MAX_DAYS = 65535
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Score = Annotated[int, Field(ge=-SCORE_LIMIT, le=SCORE_LIMIT)]
+Cost = Annotated[int, Field(ge=0, le=255)]
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class RegionTable(str, enum.Enum):
+    """Built-in region tables (weights shipped as package data)."""
+
+    china_2020 = "china-2020"
+
+
+class Population(_Strict):
+    """Who the synthetic agents are (MODEL.md §2). Agents are integers, never persons."""
+
+    regions: Union[RegionTable, list[Annotated[int, Field(gt=0, le=10**12)]]] = Field(
+        description="region weights: a list of positive integers or a table name ('china-2020')"
+    )
+    married_share: Probability = Field(description="share of pairs (2k, 2k+1) that are married")
+    disposition_sigma: float = Field(
+        ge=0.0, le=10.0, allow_inf_nan=False, description="spread of the lognormal propensity to break rules"
+    )
+    contacts: int = Field(ge=0, le=16, description="social contacts per agent: even, 0..16")
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_nonempty(cls, v):
+        if isinstance(v, list) and not v:
+            raise ValueError("needs at least one region weight")
+        return v
+
+    @field_validator("contacts")
+    @classmethod
+    def _contacts_even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError(f"must be even (contacts come in ± offset pairs), got {v}")
+        return v
+
+
+class ScoreRules(_Strict):
+    """How the individual ('own') and public score move (MODEL.md §4 steps 5 and 7)."""
+
+    start: Score = Field(description="everyone's score on day 0 (S0)")
+    min: Score = Field(description="lowest possible score")
+    max: Score = Field(description="highest possible score")
+    recovery_rate: Probability = Field(description="daily chance of one point back towards start")
+    spouse_weight: int = Field(ge=0, le=10, description="tenths of the public score that are the spouse's own score")
+    association_penalty: int = Field(
+        ge=0, le=SCORE_LIMIT, description="points lost per listed contact when association strikes"
+    )
+    association_rate: Probability = Field(description="daily chance that listed contacts cost points")
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.min > self.max:
+            raise ValueError(f"score.min ({self.min}) is above score.max ({self.max})")
+        if not self.min <= self.start <= self.max:
+            raise ValueError(f"score.start ({self.start}) is outside score.min..score.max ({self.min}..{self.max})")
+        return self
+
+
+class Blacklist(_Strict):
+    """Who is listed (MODEL.md §4 threshold and step 8)."""
+
+    mode: Literal["absolute", "below_mean"] = Field(
+        description="'absolute': listed below `value`; 'below_mean': listed below yesterday's mean public score - offset"
+    )
+    value: Score | None = Field(default=None, description="threshold in absolute mode")
+    offset: Score = Field(default=0, description="points below the mean in below_mean mode")
+    hysteresis: int = Field(ge=0, le=SCORE_LIMIT, description="points above the threshold needed to leave the list")
+    min_stay: int = Field(ge=0, le=MAX_DAYS, description="days on the list before one may leave")
+
+    @model_validator(mode="after")
+    def _mode_fields(self):
+        if self.mode == "absolute" and self.value is None:
+            raise ValueError("mode 'absolute' needs blacklist.value")
+        if self.mode == "below_mean" and self.value is not None:
+            raise ValueError("blacklist.value is only for mode 'absolute' (below_mean uses offset)")
+        return self
+
+
+class Behaviour(_Strict):
+    """How strongly expected points deter or encourage behaviour (MODEL.md §4 deterrence)."""
+
+    deterrence_scale: float = Field(gt=0.0, le=1e9, allow_inf_nan=False, description="points that change a rate by a factor e")
+
+
+class Stress(_Strict):
+    """Daily stress bookkeeping, clamped to 0..255 (MODEL.md §4 step 10)."""
+
+    burden: Cost = Field(description="daily stress of living under the system")
+    relief: Cost = Field(description="daily stress that fades")
+    deny_cost: Cost = Field(description="stress of being denied an activity")
+    listed_cost: Cost = Field(description="daily stress of being on the blacklist")
+    event_cost: Cost = Field(description="stress of a day with a negative detected or wrongful event")
+
+
+class ChannelKind(str, enum.Enum):
+    """What a behaviour channel is, for the scorecard's groupings."""
+
+    offence = "offence"
+    default = "default"
+    lawful = "lawful"
+    civic = "civic"
+
+
+class Channel(_Strict):
+    """One observed behaviour: its base daily rate, points, detection and wrongful attributions."""
+
+    name: str = Field(description="column-safe name: lowercase letters, digits, underscores")
+    kind: ChannelKind = Field(default=ChannelKind.offence, description="offence, default, lawful or civic")
+    base: Probability = Field(description="daily probability with no system in place")
+    points: Score = Field(description="points added when detected (negative: a penalty)")
+    detect: Probability = Field(description="probability that a true event is detected")
+    false_rate: Probability = Field(description="daily probability of a wrongful attribution on this channel")
+    elasticity: float = Field(ge=0.0, le=1e6, allow_inf_nan=False, description="how strongly expected points change the rate")
+    dispositional: bool = Field(description="rate scales with the agent's disposition class")
+    forces_blacklist: bool = Field(description="a detected event lists the agent at once")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"{v!r} is not a valid name (lowercase letters, digits, underscores; starts with a letter)")
+        return v
+
+
+class Activity(_Strict):
+    """One gated activity of daily life: travel, restaurants, home purchase, ..."""
+
+    name: str = Field(description="column-safe name")
+    base: Probability = Field(description="daily probability of attempting it")
+    deny_blacklisted: bool = Field(description="listed agents are denied")
+    min_score: Score = Field(description="agents whose public score is below this are denied")
+
+    _name = field_validator("name")(Channel._name.__func__)
+
+
+class Scenario(_Strict):
+    """A complete CSM-1 scenario, in the form of ``shared/scenarios/*.toml``."""
+
+    population: Population
+    score: ScoreRules
+    blacklist: Blacklist
+    behaviour: Behaviour
+    stress: Stress
+    channel: list[Channel] = Field(min_length=1, max_length=64, description="behaviour channels, in table order")
+    activity: list[Activity] = Field(default_factory=list, max_length=64, description="gated activities, in table order")
+
+    @model_validator(mode="after")
+    def _unique_names(self):
+        for what, items in (("channel", self.channel), ("activity", self.activity)):
+            seen: set[str] = set()
+            for item in items:
+                if item.name in seen:
+                    raise ValueError(f"{what} name {item.name!r} appears twice")
+                seen.add(item.name)
+        return self
