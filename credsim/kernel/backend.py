@@ -7,7 +7,10 @@ lives here; the CUDA one in :mod:`credsim.kernel.cuda`.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from numba.core.errors import NumbaIRAssumptionWarning
 
 from credsim.kernel.layout import C_MAX_P, C_MIN_P
 from credsim.plan import Plan
@@ -60,9 +63,22 @@ class CpuBackend:
     def init(self) -> None:
         """Day-0 state (MODEL.md §3)."""
         p = self.plan
+        with warnings.catch_warnings():  # first call compiles: numba's inliner is chatty
+            warnings.simplefilter("ignore", NumbaIRAssumptionWarning)
+            self._compile()
         self._k.init_state(
             self.lo, self.hi, self.own, self.flags, self.since, self.stress,
             p.scenario.score.start, np.uint64(p.root1), np.uint64(p.root2), p.married_thr, p.n,
+        )  # fmt: skip
+
+    def _compile(self) -> None:
+        """Compile (or load from cache) the kernels for this plan's types by running a no-op day 0."""
+        p = self.plan
+        lay = p.layout
+        empty = self.acc[:0]
+        self._k.run_day(
+            0, 0, np.uint64(0), False, self.lo, self.lo, self.chunk, self.own, self.flags, self.since,
+            self.stress, self.halo, p.ip, p.beh, p.chan, p.act, lay.starts, lay.sizes, p.amod, empty, self.racc[:0],
         )  # fmt: skip
 
     def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None):

@@ -44,7 +44,7 @@ def thr(p: float) -> int:
     return min(1 << 32, int(p * 4294967296.0))
 
 
-@register_jitable
+@register_jitable(_nrt=False)
 def mix64(z):
     """SplitMix64 finaliser on uint64 (compiled for CPU and CUDA; plain numpy under the simulator)."""
     z = np.uint64(z)

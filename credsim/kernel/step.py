@@ -71,7 +71,7 @@ def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, 
     return count
 
 
-@register_jitable
+@register_jitable(inline="always")
 def agent_score(i, r, key, fl, own_prev, pbit, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc):
     """Steps 1-6 for agent i: draws, events, points. Returns (own_t, forced, neg, false_event, u_act)."""
     # 1. draws
@@ -135,7 +135,7 @@ def agent_score(i, r, key, fl, own_prev, pbit, flags, lo, hi, halo, ip, beh, cha
     return own, forced, neg, false_event, u_act
 
 
-@register_jitable
+@register_jitable(inline="always")
 def agent_finish(li, t, threshold, pub, own, fl, forced, neg, false_event, u_act, pbit, flags, since, stress, ip, act, acc, hist_on):
     """Steps 8-10 for local agent li given its public score; writes state, returns bl_t (0/1)."""
     fl = np.int64(fl)
@@ -213,7 +213,7 @@ def agent_finish(li, t, threshold, pub, own, fl, forced, neg, false_event, u_act
     return bl
 
 
-@register_jitable
+@register_jitable(inline="always")
 def pair_day(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, halo, ip, beh, chan, act, reg_start, reg_size, amod, acc, hist_on):
     """Day t for pair p = agents (2p, 2p+1), synchronous in both (MODEL.md §4).
 
