@@ -1,0 +1,98 @@
+"""The Python API: ``credsim.simulate("essay", population=1e6, days=365, seed=1)``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from credsim.engine import Timing, run_plan
+from credsim.errors import CredsimError
+from credsim.plan import Histogram, compile_plan
+from credsim.results.run import RunResult
+from credsim.scenario import Scenario, load
+
+#: Agents above this size are refused before anything is allocated (int64 ids are fine; memory is not).
+MAX_POPULATION = 10**11
+
+
+def parse_count(value: int | float | str, field: str = "population") -> int:
+    """Parse ``10000``, ``1e6``, ``1.4e9``, ``1_000_000`` into a positive int; one-line error otherwise."""
+    if isinstance(value, bool):
+        raise CredsimError(f"{field}: expected a number, got {value!r}")
+    if isinstance(value, int):
+        n = value
+    else:
+        text = str(value).strip().replace("_", "")
+        try:
+            n = int(text)
+        except ValueError:
+            try:
+                f = float(text)
+            except ValueError:
+                raise CredsimError(f"{field}: expected a number like 10000, 1e6 or 1_000_000, got {value!r}") from None
+            if f != f or f in (float("inf"), float("-inf")) or f != int(f):
+                raise CredsimError(f"{field}: must be a whole number, got {value!r}")
+            n = int(f)
+    if n < 1:
+        raise CredsimError(f"{field}: must be at least 1, got {n}")
+    if n > MAX_POPULATION:
+        raise CredsimError(f"{field}: {n:.3g} is above the supported maximum of {MAX_POPULATION:.0e}")
+    return n
+
+
+def parse_seed(value: int | str) -> int:
+    """A seed in 0..2^64-1 (underscores allowed)."""
+    try:
+        s = int(str(value).strip().replace("_", ""), 0) if not isinstance(value, int) else value
+    except ValueError:
+        raise CredsimError(f"seed: expected an integer in 0..2^64-1, got {value!r}") from None
+    if not 0 <= s < 1 << 64:
+        raise CredsimError(f"seed: must be in 0..2^64-1, got {s}")
+    return s
+
+
+def resolve(scenario: str | Path | Scenario, name: str | None = None) -> tuple[str, Scenario]:
+    """A preset name, a TOML path or a Scenario → (name, Scenario)."""
+    if isinstance(scenario, Scenario):
+        return name or "custom", scenario
+    loaded_name, sc = load(scenario)
+    return name or loaded_name, sc
+
+
+def simulate(
+    scenario: str | Path | Scenario,
+    population: int | float | str = 10_000,
+    days: int = 365,
+    seed: int = 1,
+    *,
+    backend: str = "cpu",
+    threads: int | None = None,
+    hist_bins: int = 0,
+    hist_every: int = 1,
+    name: str | None = None,
+    on_day: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Run a scenario and return its tables.
+
+    Parameters
+    ----------
+    scenario : preset name (``"essay"``, ``"baseline"``), path to a TOML file, or a Scenario.
+    population : agents; accepts ``1e6``, ``"1_000_000"``.
+    days : simulated days, 1..65535.
+    seed : 0..2^64-1; the same seed gives the same integers on every backend and thread count.
+    backend : ``"cpu"`` (all cores) or ``"cuda"``.
+    hist_bins : if > 0, also count public scores in this many fixed-width bins every ``hist_every`` days.
+    """
+    n = parse_count(population)
+    if isinstance(days, bool) or not isinstance(days, int):
+        days = parse_count(days, "days")
+    seed = parse_seed(seed)
+    if not 0 <= hist_bins <= 1000:
+        raise CredsimError(f"hist_bins: must be in 0..1000, got {hist_bins}")
+    if hist_every < 1:
+        raise CredsimError(f"hist_every: must be at least 1, got {hist_every}")
+    run_name, sc = resolve(scenario, name)
+    plan = compile_plan(sc, n, seed, Histogram(hist_bins, hist_every))
+    timing = Timing()
+    tables = run_plan(plan, days, backend, threads=threads, on_day=on_day, timing=timing)
+    return RunResult(run_name, sc, n, days, seed, backend, tables, timing)

@@ -1,0 +1,157 @@
+"""The ``credsim`` command line. Host code only: parse, call the API, print.
+
+Every user error (bad scenario, bad number, unwritable folder) is one line on stderr and exit
+code 2, with no traceback and nothing half-written.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from credsim.errors import CredsimError
+
+app = typer.Typer(
+    name="credsim",
+    help="Simulate a social-credit system on a synthetic population and measure what it does.\n\n"
+    "Agents are integers: credsim reads no real person's data, recognises no face, tracks no one.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+err_console = Console(stderr=True)
+out_console = Console()
+
+SCENARIO_HELP = "A preset name (see [bold]credsim presets[/]) or a path to a scenario TOML file."
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit with code 2."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def user_errors():
+    """Turn CredsimError (and Ctrl-C) into a one-line message and an exit code."""
+    try:
+        yield
+    except CredsimError as err:
+        fail(str(err))
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+class DayProgress:
+    """A rich progress bar of days done, agent-steps per second and time left."""
+
+    def __init__(self, label: str, population: int, days: int, enabled: bool = True):
+        self.population, self.days = population, days
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("days"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=not enabled,
+            transient=False,
+        )
+        self.task = self.progress.add_task(label, total=days, rate="")
+        self.t0 = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def __call__(self, t: int, days: int) -> None:
+        now = time.perf_counter()
+        if self.t0 is None:
+            self.t0, self.t_first = now, t
+        rate = ""
+        if t > self.t_first:
+            steps = (t - self.t_first) * self.population / (now - self.t0)
+            rate = f"{steps:.3g} agent-steps/s"
+        self.progress.update(self.task, completed=t, rate=rate)
+
+
+@app.command()
+def run(
+    scenario: str = typer.Argument(..., help=SCENARIO_HELP),
+    population: str = typer.Option("10000", "--population", "-n", help="Agents: 10000, 1e6, 1.4e9 or 1_000_000."),
+    days: str = typer.Option("365", "--days", "-d", help="Simulated days (1..65535)."),
+    seed: str = typer.Option("1", "--seed", "-s", help="Random seed, 0..2^64-1. Same seed, same integers."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: daily.csv, regions.csv, Parquet copies, run.json."),
+    backend: str = typer.Option("cpu", "--backend", "-b", help="cpu (all cores) or cuda."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
+    hist_bins: int = typer.Option(0, "--hist-bins", help="Also count public scores in this many bins (0: off)."),
+    hist_every: int = typer.Option(1, "--hist-every", help="Histogram cadence in days."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+) -> None:
+    """Run one scenario and write its daily and region tables (the docking command of MODEL.md §7)."""
+    from credsim.api import parse_count, simulate
+
+    with user_errors():
+        n = parse_count(population)
+        d = parse_count(days, "days")
+        with DayProgress(Path(scenario).stem, n, d, enabled=not quiet) as bar:
+            result = simulate(scenario, n, d, seed, backend=backend, threads=threads, hist_bins=hist_bins,
+                              hist_every=hist_every, on_day=bar)  # fmt: skip
+        result.write_dir(out)
+    if not quiet:
+        tm = result.timing
+        out_console.print(
+            f"{result.name}: {n:,} agents × {d} days in {tm.loop_s:.2f} s "
+            f"({n * d / max(tm.loop_s, 1e-9):.3g} agent-steps/s; set-up {tm.setup_s:.2f} s) → {out}"
+        )
+
+
+@app.command()
+def presets() -> None:
+    """List the built-in scenarios."""
+    from credsim.scenario import presets as names
+
+    for name in names():
+        out_console.print(name)
+
+
+@app.command("scenario")
+def show_scenario(scenario: str = typer.Argument(..., help=SCENARIO_HELP)) -> None:
+    """Validate a scenario and print it as canonical TOML."""
+    from credsim.scenario import canonical_toml, load
+
+    with user_errors():
+        _, sc = load(scenario)
+    sys.stdout.write(canonical_toml(sc))
+
+
+@app.command()
+def version() -> None:
+    """Print the credsim version."""
+    from credsim import __version__
+
+    out_console.print(__version__)
+
+
+def main() -> None:
+    """Entry point of the ``credsim`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

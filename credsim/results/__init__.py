@@ -1,0 +1,1 @@
+"""Results: run tables and files, the DuckDB catalog, the scorecard."""

@@ -1,0 +1,182 @@
+"""A finished run: its inputs, its integer tables, and how to write them (CSV, Parquet) atomically.
+
+CSV files follow MODEL.md §5 byte for byte (header, unquoted integers, ``\\n`` after every line).
+A run directory appears complete or not at all: files are written into a temporary sibling,
+fsynced, and renamed into place, with ``run.json`` as the completion marker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from credsim.engine import Tables, Timing
+from credsim.errors import CredsimError
+from credsim.scenario import Scenario, canonical_toml, scenario_hash
+
+MARKER = "run.json"
+
+
+def csv_text(columns: list[str], rows: np.ndarray) -> str:
+    """Integer rows as CSV: header, comma-separated, unquoted, each line ended by ``\\n``."""
+    lines = [",".join(columns)]
+    lines += [",".join(map(str, r)) for r in rows.tolist()]
+    return "\n".join(lines) + "\n"
+
+
+def region_rows(tables: Tables) -> np.ndarray:
+    """The region table as rows (day, region, listed, sum_public): days ascending, then regions."""
+    days, n_reg, _ = tables.regions.shape
+    out = np.empty((days * n_reg, 4), np.int64)
+    out[:, 0] = np.repeat(np.arange(1, days + 1), n_reg)
+    out[:, 1] = np.tile(np.arange(n_reg), days)
+    out[:, 2:] = tables.regions.reshape(-1, 2)
+    return out
+
+
+REGION_COLUMNS = ["day", "region", "listed", "sum_public"]
+
+
+@dataclass
+class RunResult:
+    """One run of one scenario: the inputs that determine it and the tables it produced."""
+
+    name: str
+    scenario: Scenario
+    population: int
+    days: int
+    seed: int
+    backend: str
+    tables: Tables
+    timing: Timing = field(default_factory=Timing)
+    run_id: str | None = None
+
+    # -- tidy views -------------------------------------------------------------------------------
+    @property
+    def daily(self):
+        """The daily table (MODEL.md §5) as a pandas DataFrame of int64."""
+        import pandas as pd
+
+        return pd.DataFrame(self.tables.daily, columns=self.tables.columns)
+
+    @property
+    def regions(self):
+        """The region table as a DataFrame, with the region's name added."""
+        import pandas as pd
+
+        df = pd.DataFrame(region_rows(self.tables), columns=REGION_COLUMNS)
+        df["region_name"] = [self.tables.region_names[r] for r in df["region"]]
+        return df
+
+    @property
+    def histogram(self):
+        """Public-score histogram (extension) as a long DataFrame: day, bin_lo, bin_hi, count; or None."""
+        import pandas as pd
+
+        t = self.tables
+        if t.hist is None:
+            return None
+        bins = t.hist.shape[1]
+        lo = t.hist_lo + t.hist_width * np.arange(bins)
+        return pd.DataFrame(
+            {
+                "day": np.repeat(t.hist_days, bins),
+                "bin_lo": np.tile(lo, len(t.hist_days)),
+                "bin_hi": np.tile(lo + t.hist_width - 1, len(t.hist_days)),
+                "count": t.hist.reshape(-1),
+            }
+        )
+
+    def meta(self) -> dict:
+        """Everything that identifies the run, JSON-ready."""
+        from credsim import __version__
+
+        return {
+            "credsim_version": __version__,
+            "run_id": self.run_id,
+            "name": self.name,
+            "scenario_hash": scenario_hash(self.scenario),
+            "population": self.population,
+            "days": self.days,
+            "seed": str(self.seed),
+            "backend": self.backend,
+            "setup_s": round(self.timing.setup_s, 4),
+            "loop_s": round(self.timing.loop_s, 4),
+            "agent_steps_per_s": (self.population * self.days / self.timing.loop_s) if self.timing.loop_s else None,
+            "complete": True,
+        }
+
+    # -- files ------------------------------------------------------------------------------------
+    def write_dir(self, out: str | Path, parquet: bool = True) -> Path:
+        """Write daily.csv, regions.csv (+ Parquet), scenario.toml and run.json into ``out`` atomically."""
+        out = Path(out)
+        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
+            raise CredsimError(f"out: {out} exists and is not a credsim run directory; choose another path")
+        parent = out.parent if str(out.parent) else Path(".")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        except OSError as err:
+            raise CredsimError(f"out: cannot create {out}: {err.strerror or err}") from None
+        try:
+            files = {
+                "daily.csv": csv_text(self.tables.columns, self.tables.daily),
+                "regions.csv": csv_text(REGION_COLUMNS, region_rows(self.tables)),
+                "scenario.toml": canonical_toml(self.scenario),
+            }
+            hist = self.histogram
+            if hist is not None:
+                files["histogram.csv"] = csv_text(list(hist.columns), hist.to_numpy(np.int64))
+            for name, text in files.items():
+                _write_synced(tmp / name, text.encode())
+            if parquet:
+                self._write_parquet(tmp)
+            _write_synced(tmp / MARKER, (json.dumps(self.meta(), indent=2) + "\n").encode())
+            _replace_dir(tmp, out)
+        except OSError as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise CredsimError(f"out: cannot write {out}: {err.strerror or err}") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
+    def _write_parquet(self, folder: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pandas(self.daily, preserve_index=False), folder / "daily.parquet")
+        pq.write_table(pa.Table.from_pandas(self.regions, preserve_index=False), folder / "regions.parquet")
+        hist = self.histogram
+        if hist is not None:
+            pq.write_table(pa.Table.from_pandas(hist, preserve_index=False), folder / "histogram.parquet")
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Move a finished temporary directory to ``out``, replacing an earlier run there."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.rename(out, old)
+        os.rename(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, out)
+    try:
+        fd = os.open(out.parent, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+    except OSError:
+        pass
