@@ -37,7 +37,7 @@ class RegionTable(str, enum.Enum):
 class Population(_Strict):
     """Who the synthetic agents are (MODEL.md §2). Agents are integers, never persons."""
 
-    regions: Union[RegionTable, list[Annotated[int, Field(gt=0, le=10**12)]]] = Field(
+    regions: Union[RegionTable, list[int]] = Field(
         description="region weights: a list of positive integers or a table name ('china-2020')"
     )
     married_share: Probability = Field(description="share of pairs (2k, 2k+1) that are married")
@@ -46,11 +46,19 @@ class Population(_Strict):
     )
     contacts: int = Field(ge=0, le=16, description="social contacts per agent: even, 0..16")
 
-    @field_validator("regions")
+    @field_validator("regions", mode="before")
     @classmethod
-    def _regions_nonempty(cls, v):
-        if isinstance(v, list) and not v:
-            raise ValueError("needs at least one region weight")
+    def _regions(cls, v):
+        if isinstance(v, str):
+            known = [t.value for t in RegionTable]
+            if v not in known:
+                raise ValueError(f"unknown region table {v!r} (known: {', '.join(known)})")
+            return RegionTable(v)
+        if not isinstance(v, list) or not v:
+            raise ValueError("must be a region table name or a non-empty list of positive integer weights")
+        for r, w in enumerate(v):
+            if isinstance(w, bool) or not isinstance(w, int) or not 0 < w <= 10**12:
+                raise ValueError(f"weight of region {r} is {w!r}: weights must be integers in 1..10^12")
         return v
 
     @field_validator("contacts")
