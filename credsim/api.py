@@ -95,4 +95,4 @@ def simulate(
     plan = compile_plan(sc, n, seed, Histogram(hist_bins, hist_every))
     timing = Timing()
     tables = run_plan(plan, days, backend, threads=threads, on_day=on_day, timing=timing)
-    return RunResult(run_name, sc, n, days, seed, backend, tables, timing)
+    return RunResult(run_name, sc, n, days, seed, backend, tables, timing, hist_every=hist_every)

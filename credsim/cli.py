@@ -121,6 +121,131 @@ def run(
         )
 
 
+CATALOG_HELP = "Catalog file (default: $CREDSIM_CATALOG, else ./credsim.duckdb)."
+
+
+def _progress_factory(population: int, days: int, quiet: bool):
+    """Progress bars for runs started by compare/sweep: one bar per scenario."""
+    stack = []
+
+    def make(name: str):
+        bar = DayProgress(name, population, days, enabled=not quiet)
+        bar.__enter__()
+        stack.append(bar)
+
+        def on_day(t: int, total: int) -> None:
+            bar(t, total)
+            if t == total:
+                bar.__exit__(None, None, None)
+
+        return on_day
+
+    return make
+
+
+def print_scorecard(comparison, console: Console = out_console) -> None:
+    """The scorecard as a rich table (metrics × scenarios), then each verdict."""
+    from rich.table import Table
+
+    from credsim.results.scorecard import metric_label
+
+    names = list(comparison.cards)
+    table = Table(title=f"Scorecard against {comparison.baseline} (same seed: common random numbers)")
+    table.add_column("metric", style="bold")
+    table.add_column("unit")
+    for n in names:
+        table.add_column(n + (" (stored)" if comparison.reused.get(n) else ""), justify="right")
+    skip = {"offences_prevented", "listed_person_days"}
+    for metric in comparison.cards[names[0]]:
+        if metric in skip:
+            continue
+        unit, _ = metric_label(metric)
+        vals = [comparison.cards[n][metric] for n in names]
+        table.add_row(metric, unit, *("n/a" if v != v else f"{v:,.2f}" for v in vals))
+    console.print(table)
+    for n, text in comparison.verdicts.items():
+        console.print(f"[bold]{n}[/]: {text}", soft_wrap=False)
+
+
+@app.command()
+def compare(
+    scenarios: list[str] = typer.Argument(..., help="Scenarios to compare (presets or TOML paths)."),
+    population: str = typer.Option("1e6", "--population", "-n", help="Agents."),
+    days: str = typer.Option("365", "--days", "-d", help="Simulated days."),
+    seed: str = typer.Option("1", "--seed", "-s", help="Seed shared by every run (common random numbers)."),
+    baseline: str = typer.Option("baseline", "--baseline", help="The reference scenario: the system switched off."),
+    backend: str = typer.Option("cpu", "--backend", "-b", help="cpu or cuda."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the scorecard as JSON instead of a table."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML report to this file."),
+    fresh: bool = typer.Option(False, "--fresh", help="Recompute even if the catalog holds the same runs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Run what the catalog lacks and print a scorecard of each scenario against the baseline."""
+    import json
+
+    from credsim.api import parse_count
+    from credsim.results.compare import compare as do_compare
+    from credsim.results.store import Catalog
+
+    with user_errors():
+        n, d = parse_count(population), parse_count(days, "days")
+        cat = Catalog(catalog)
+        comp = do_compare(scenarios, n, d, seed, baseline=baseline, catalog=cat, backend=backend,
+                          progress=_progress_factory(n, d, quiet or as_json), reuse=not fresh)  # fmt: skip
+        if as_json:
+            sys.stdout.write(json.dumps(comp.to_json(), indent=2) + "\n")
+        else:
+            for name, was in comp.reused.items():
+                if was:
+                    err_console.print(f"{name}: reused stored run {comp.results[name].run_id} (same inputs and code)")
+            print_scorecard(comp)
+        if report is not None:
+            from credsim.report import write_report
+
+            path = write_report(comp, report)
+            err_console.print(f"report: {path.resolve()}")
+
+
+@app.command()
+def runs(catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP)) -> None:
+    """List the runs in the catalog, newest first."""
+    from rich.table import Table
+
+    from credsim.results.store import Catalog
+
+    with user_errors():
+        df = Catalog(catalog, create=False).runs()
+    table = Table(title=f"runs in {Catalog(catalog).path}")
+    for col in ("run_id", "name", "population", "days", "seed", "backend", "loop_s", "created_at"):
+        table.add_column(col)
+    for row in df.itertuples():
+        table.add_row(row.run_id, row.name, f"{row.population:,}", str(row.days), str(row.seed), row.backend,
+                      f"{row.loop_s:.2f}", str(row.created_at)[:19])  # fmt: skip
+    out_console.print(table)
+
+
+@app.command()
+def show(
+    run_id: str = typer.Argument(..., help="A run id from `credsim runs`."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP),
+    export: Optional[Path] = typer.Option(None, "--export", help="Also write the run's tables (CSV + Parquet) here."),
+) -> None:
+    """Print one stored run: its inputs and its last day."""
+    from credsim.results.store import Catalog
+
+    with user_errors():
+        cat = Catalog(catalog, create=False)
+        r = cat.load(run_id)
+        if export is not None:
+            r.write_dir(export)
+    out_console.print(f"[bold]{r.run_id}[/]: {r.name}, {r.population:,} agents × {r.days} days, seed {r.seed}, "
+                      f"{r.backend}, day loop {r.timing.loop_s:.2f} s")  # fmt: skip
+    last = r.daily.iloc[-1]
+    for col in r.tables.columns:
+        out_console.print(f"  {col:<32} {int(last[col]):>20,}")
+
+
 @app.command()
 def presets() -> None:
     """List the built-in scenarios."""

@@ -56,6 +56,7 @@ class RunResult:
     tables: Tables
     timing: Timing = field(default_factory=Timing)
     run_id: str | None = None
+    hist_every: int = 1
 
     # -- tidy views -------------------------------------------------------------------------------
     @property

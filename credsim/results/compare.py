@@ -1,0 +1,82 @@
+"""Compare scenarios against a baseline: run what the catalog lacks, then score each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from credsim.api import parse_count, parse_seed, resolve, simulate
+from credsim.errors import CredsimError
+from credsim.results.run import RunResult
+from credsim.results.scorecard import check_comparable, scorecard, verdict
+from credsim.results.store import Catalog
+
+BASELINE = "baseline"
+
+
+@dataclass
+class Comparison:
+    """Runs by scenario name (baseline first), their scorecards and verdicts."""
+
+    baseline: str
+    results: dict[str, RunResult]
+    cards: dict[str, dict[str, float]]
+    verdicts: dict[str, str]
+    reused: dict[str, bool] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """``{"scenarios": {NAME: {metric: value}}}`` (NaN as null)."""
+        def clean(x: float):
+            return None if x != x else x
+
+        return {"scenarios": {n: {k: clean(v) for k, v in c.items()} for n, c in self.cards.items()}}
+
+
+def run_or_reuse(
+    catalog: Catalog | None, spec, population: int, days: int, seed: int, *, backend: str = "cpu",
+    hist_bins: int = 0, hist_every: int = 1, progress: Callable | None = None, reuse: bool = True,
+) -> tuple[RunResult, bool]:  # fmt: skip
+    """A stored run with the same inputs and code version, else a fresh run (stored)."""
+    name, sc = resolve(spec)
+    if catalog is not None and reuse:
+        found = catalog.find(sc, population, days, seed, hist_bins, hist_every)
+        if found:
+            result = catalog.load(found)
+            result.name = name
+            return result, True
+    on_day = progress(name) if progress else None
+    result = simulate(sc, population, days, seed, backend=backend, hist_bins=hist_bins, hist_every=hist_every,
+                      name=name, on_day=on_day)  # fmt: skip
+    if catalog is not None:
+        catalog.add(result)
+    return result, False
+
+
+def compare(
+    specs: list[str], population, days, seed, *, baseline: str = BASELINE, catalog: Catalog | None = None,
+    backend: str = "cpu", hist_bins: int = 50, hist_every: int = 1, progress: Callable | None = None,
+    reuse: bool = True,
+) -> Comparison:  # fmt: skip
+    """Run (or reuse) the baseline and every scenario, and score each against the baseline."""
+    n = parse_count(population)
+    d = parse_count(days, "days")
+    s = parse_seed(seed)
+    base_name, base_sc = resolve(baseline)
+    entries = [(baseline, base_name, base_sc)]
+    for spec in specs:
+        name, sc = resolve(spec)
+        if name == base_name:
+            continue
+        if any(name == e[1] for e in entries):
+            raise CredsimError(f"compare: scenario name {name!r} appears twice")
+        check_comparable(sc, base_sc, name)
+        entries.append((spec, name, sc))
+    results: dict[str, RunResult] = {}
+    reused: dict[str, bool] = {}
+    for spec, name, _ in entries:
+        results[name], reused[name] = run_or_reuse(catalog, spec, n, d, s, backend=backend, hist_bins=hist_bins,
+                                                   hist_every=hist_every, progress=progress, reuse=reuse)  # fmt: skip
+    base_daily = results[base_name].daily
+    cards = {name: scorecard(r.daily, r.scenario, base_daily, n) for name, r in results.items()}
+    verdicts = {name: verdict(name, cards[name], n, d) for name in results if name != base_name}
+    return Comparison(base_name, results, cards, verdicts, reused)

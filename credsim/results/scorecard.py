@@ -1,0 +1,131 @@
+"""The scorecard: what a scenario did, against the ``baseline`` run with the same seed.
+
+Every figure is a plain function of two daily tables (MODEL.md §5) and the scenario's channel
+kinds, so a reader can recompute each one from ``daily.csv`` by hand. Common random numbers make
+the differences exact effects of the system, not sampling noise between two worlds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from credsim.errors import CredsimError
+from credsim.scenario import Scenario
+
+#: Metric name → (unit, plain-words description), in display order (activities are added per scenario).
+METRICS: dict[str, tuple[str, str]] = {
+    "offences_prevented_pct": ("%", "offences prevented (true events on offence channels, vs baseline)"),
+    "defaults_prevented_pct": ("%", "late payments and defaults prevented (vs baseline)"),
+    "lawful_suppressed_pct": ("%", "lawful behaviour suppressed, on lawful channels the scenario penalises"),
+    "civic_change_pct": ("%", "change in civic behaviour (vs baseline)"),
+    "ever_listed_pct": ("%", "share of people ever blacklisted"),
+    "listed_end_pct": ("%", "share blacklisted on the last day"),
+    "listed_person_days_per_capita": ("days", "days on the blacklist per person"),
+    "spillover_pct_of_listed": ("%", "of the listed, share listed by a spouse's pull (mean over days)"),
+    "wrongly_flagged_pct_of_listed": ("%", "of the listed, share ever wrongly attributed (mean over days)"),
+    "stress_high_pct": ("%", "share in high stress (>= 128) on the last day"),
+}
+
+
+def _channels(scenario: Scenario, kind: str, penalised_only: bool = False) -> list[str]:
+    return [c.name for c in scenario.channel if c.kind.value == kind and (not penalised_only or c.points < 0)]
+
+
+def _true_total(daily: pd.DataFrame, channels: list[str]) -> int:
+    return int(sum(int(daily[f"true_{c}"].sum()) for c in channels))
+
+
+def _change_pct(ours: int, base: int) -> float:
+    """100 × (ours / base − 1); NaN when the baseline has none of them (nothing to compare)."""
+    return 100.0 * (ours / base - 1.0) if base else math.nan
+
+
+def _prevented_pct(ours: int, base: int) -> float:
+    """100 × (1 − ours / base): the share of the baseline's events that did not happen."""
+    return 100.0 * (1.0 - ours / base) if base else math.nan
+
+
+def _mean_share_pct(num: pd.Series, den: pd.Series) -> float:
+    """Mean over the days with anyone listed of 100 × num/den; 0 when no one is ever listed."""
+    mask = den > 0
+    return float((100.0 * num[mask] / den[mask]).mean()) if mask.any() else 0.0
+
+
+def check_comparable(scenario: Scenario, baseline: Scenario, name: str) -> None:
+    """Channels and activities must match the baseline's (same names, same order)."""
+    if [c.name for c in scenario.channel] != [c.name for c in baseline.channel]:
+        raise CredsimError(f"compare: scenario {name!r} has channels that differ from the baseline's; "
+                           "a scorecard needs the same channels in the same order")  # fmt: skip
+    if [a.name for a in scenario.activity] != [a.name for a in baseline.activity]:
+        raise CredsimError(f"compare: scenario {name!r} has activities that differ from the baseline's")
+
+
+def scorecard(daily: pd.DataFrame, scenario: Scenario, base_daily: pd.DataFrame, population: int) -> dict[str, float]:
+    """The metrics of one scenario against the baseline (same seed, population and days)."""
+    last = daily.iloc[-1]
+    out: dict[str, float] = {}
+    off = _channels(scenario, "offence")
+    out["offences_prevented_pct"] = _prevented_pct(_true_total(daily, off), _true_total(base_daily, off))
+    dft = _channels(scenario, "default")
+    out["defaults_prevented_pct"] = _prevented_pct(_true_total(daily, dft), _true_total(base_daily, dft))
+    law = _channels(scenario, "lawful", penalised_only=True)
+    out["lawful_suppressed_pct"] = _prevented_pct(_true_total(daily, law), _true_total(base_daily, law)) if law else 0.0
+    civ = _channels(scenario, "civic")
+    out["civic_change_pct"] = _change_pct(_true_total(daily, civ), _true_total(base_daily, civ))
+    out["ever_listed_pct"] = 100.0 * int(last["ever_listed"]) / population
+    out["listed_end_pct"] = 100.0 * int(last["listed"]) / population
+    out["listed_person_days_per_capita"] = int(daily["listed"].sum()) / population
+    out["spillover_pct_of_listed"] = _mean_share_pct(daily["spillover"], daily["listed"])
+    out["wrongly_flagged_pct_of_listed"] = _mean_share_pct(daily["listed_wrongly_flagged"], daily["listed"])
+    for a in scenario.activity:
+        attempts = int(daily[f"attempts_{a.name}"].sum())
+        out[f"{a.name}_denied_per_1000"] = 1000.0 * int(daily[f"denied_{a.name}"].sum()) / attempts if attempts else 0.0
+    out["stress_high_pct"] = 100.0 * int(last["stress_high"]) / population
+    # absolute counts the verdict needs
+    out["offences_prevented"] = float(_true_total(base_daily, off) - _true_total(daily, off))
+    out["listed_person_days"] = float(daily["listed"].sum())
+    return out
+
+
+def metric_label(metric: str) -> tuple[str, str]:
+    """(unit, description) of a metric, activities included."""
+    if metric in METRICS:
+        return METRICS[metric]
+    if metric.endswith("_denied_per_1000"):
+        return ("per 1000", f"{metric.removesuffix('_denied_per_1000').replace('_', ' ')} attempts denied")
+    return ("", metric.replace("_", " "))
+
+
+def _fmt(x: float, digits: int = 1) -> str:
+    return "n/a" if x != x else f"{x:,.{digits}f}"
+
+
+def verdict(name: str, card: dict[str, float], population: int, days: int) -> str:
+    """A few sentences in plain words, every number taken from the scorecard."""
+    parts: list[str] = []
+    prevented = card["offences_prevented"]
+    if prevented > 0:
+        per = card["listed_person_days"] / prevented
+        parts.append(
+            f"Over {days} days among {population:,} people, {name} prevented {prevented:,.0f} offences "
+            f"({_fmt(card['offences_prevented_pct'])}% fewer than without the system); for every offence "
+            f"prevented, {_fmt(per)} person-days were spent on the blacklist."
+        )
+    else:
+        parts.append(
+            f"Over {days} days among {population:,} people, {name} prevented no offences against the baseline "
+            f"({_fmt(-prevented, 0)} more), while {card['listed_person_days']:,.0f} person-days were spent on the blacklist."
+        )
+    if card["listed_person_days"] > 0:
+        parts.append(
+            f"On an average day, {_fmt(card['spillover_pct_of_listed'])}% of those listed were there by their "
+            f"spouse's pull (their own score was above the line) and {_fmt(card['wrongly_flagged_pct_of_listed'])}% "
+            f"had been wrongly attributed an event; {_fmt(card['ever_listed_pct'])}% of everyone was listed at "
+            f"some point."
+        )
+    if card["lawful_suppressed_pct"]:
+        parts.append(f"Lawful behaviour that the system penalises fell by {_fmt(card['lawful_suppressed_pct'])}%.")
+    parts.append(f"{_fmt(card['stress_high_pct'])}% ended the run in high stress.")
+    return " ".join(parts)

@@ -1,0 +1,230 @@
+"""The results catalog: every run's inputs, versions, timings and tables in one DuckDB file.
+
+Writers hold the file only for the moment of a write, and retry while another process holds it,
+so concurrent runs neither corrupt the catalog nor lose a run. A run is inserted in one
+transaction with ``complete = true``; nothing half-written is ever listed as a result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from credsim.engine import Tables, Timing
+from credsim.errors import CredsimError
+from credsim.results.run import REGION_COLUMNS, RunResult, region_rows
+from credsim.scenario import canonical_toml, from_toml, scenario_hash
+
+SCHEMA_VERSION = 1
+DEFAULT_CATALOG = "credsim.duckdb"
+ENV_CATALOG = "CREDSIM_CATALOG"
+LOCK_WAIT_S = 120.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, name VARCHAR, scenario_hash VARCHAR, scenario_toml VARCHAR,
+    population BIGINT, days INTEGER, seed UBIGINT, backend VARCHAR, hist_bins INTEGER, hist_every INTEGER,
+    code_version VARCHAR, versions VARCHAR, setup_s DOUBLE, loop_s DOUBLE, created_at TIMESTAMP,
+    complete BOOLEAN, region_names VARCHAR, hist_lo INTEGER, hist_width INTEGER);
+CREATE TABLE IF NOT EXISTS daily (run_id VARCHAR, day INTEGER, metric VARCHAR, value BIGINT, col INTEGER);
+CREATE TABLE IF NOT EXISTS regions (run_id VARCHAR, day INTEGER, region INTEGER, listed BIGINT, sum_public BIGINT);
+CREATE TABLE IF NOT EXISTS histogram (run_id VARCHAR, day INTEGER, bin INTEGER, count BIGINT);
+"""
+
+
+def catalog_path(path: str | Path | None = None) -> Path:
+    """The catalog file: the option if given, else $CREDSIM_CATALOG, else ./credsim.duckdb."""
+    return Path(path or os.environ.get(ENV_CATALOG) or DEFAULT_CATALOG)
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """credsim's version plus a digest of the sources that determine a run's integers."""
+    from credsim import __version__
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for rel in ("kernel/step.py", "kernel/hash.py", "kernel/layout.py", "kernel/cpu.py", "plan.py",
+                "population.py", "engine.py"):  # fmt: skip
+        digest.update((root / rel).read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:10]}"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a run's results depend on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("credsim", "numba", "llvmlite", "numpy", "duckdb", "pyarrow", "pydantic"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+class Catalog:
+    """A DuckDB catalog of runs. Cheap to construct; connections are opened per operation."""
+
+    def __init__(self, path: str | Path | None = None, create: bool = True):
+        self.path = catalog_path(path)
+        if not create and not self.path.exists():
+            raise CredsimError(f"catalog: {self.path} does not exist (run a scenario first, or pass --catalog)")
+
+    @contextmanager
+    def connect(self, write: bool = False):
+        """A connection, retrying while another process holds the file's lock."""
+        import duckdb
+
+        deadline = time.monotonic() + LOCK_WAIT_S
+        delay = 0.05
+        while True:
+            try:
+                if not write and not self.path.exists():
+                    raise CredsimError(f"catalog: {self.path} does not exist")
+                con = duckdb.connect(str(self.path), read_only=not write)
+                break
+            except duckdb.IOException as err:
+                if "lock" not in str(err).lower() or time.monotonic() > deadline:
+                    raise CredsimError(f"catalog: cannot open {self.path}: {str(err).splitlines()[0]}") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except duckdb.Error as err:
+                raise CredsimError(f"catalog: {self.path} is not a credsim catalog: {str(err).splitlines()[0]}") from None
+        try:
+            if write:
+                con.execute(_SCHEMA)
+                con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            self._check_version(con)
+            yield con
+        finally:
+            con.close()
+
+    def _check_version(self, con) -> None:
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except Exception:
+            raise CredsimError(f"catalog: {self.path} is not a credsim catalog") from None
+        if row and int(row[0]) > SCHEMA_VERSION:
+            raise CredsimError(
+                f"catalog: {self.path} was written by a newer credsim (schema {row[0]} > {SCHEMA_VERSION}); upgrade credsim"
+            )
+
+    # -- writing ----------------------------------------------------------------------------------
+    def add(self, result: RunResult) -> str:
+        """Store a finished run in one transaction; returns its run id."""
+        run_id = result.run_id or f"{result.name}-{uuid.uuid4().hex[:8]}"
+        t = result.tables
+        cols = t.columns
+        days = t.daily.shape[0]
+        daily_long = pd.DataFrame(
+            {
+                "run_id": run_id,
+                "day": np.repeat(t.daily[:, 0], len(cols)),
+                "metric": np.tile(np.array(cols, dtype=object), days),
+                "value": t.daily.reshape(-1),
+                "col": np.tile(np.arange(len(cols)), days),
+            }
+        )
+        regions = pd.DataFrame(region_rows(t), columns=REGION_COLUMNS)
+        regions.insert(0, "run_id", run_id)
+        hist = None
+        if t.hist is not None:
+            bins = t.hist.shape[1]
+            hist = pd.DataFrame({"run_id": run_id, "day": np.repeat(t.hist_days, bins),
+                                 "bin": np.tile(np.arange(bins), len(t.hist_days)), "count": t.hist.reshape(-1)})  # fmt: skip
+        row = [
+            run_id, result.name, scenario_hash(result.scenario), canonical_toml(result.scenario), result.population,
+            result.days, result.seed, result.backend, 0 if t.hist is None else t.hist.shape[1],
+            getattr(result, "hist_every", 1), code_version(), json.dumps(package_versions()), result.timing.setup_s,
+            result.timing.loop_s, datetime.now(timezone.utc).replace(tzinfo=None), True,
+            json.dumps(t.region_names), t.hist_lo, t.hist_width,
+        ]  # fmt: skip
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.register("daily_df", daily_long)
+                con.execute("INSERT INTO daily SELECT run_id, day, metric, value, col FROM daily_df")
+                con.register("regions_df", regions)
+                con.execute("INSERT INTO regions SELECT * FROM regions_df")
+                if hist is not None:
+                    con.register("hist_df", hist)
+                    con.execute("INSERT INTO histogram SELECT * FROM hist_df")
+                con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(row))})", row)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        result.run_id = run_id
+        return run_id
+
+    # -- reading ----------------------------------------------------------------------------------
+    def runs(self) -> pd.DataFrame:
+        """All complete runs, newest first."""
+        if not self.path.exists():
+            return pd.DataFrame(columns=["run_id", "name", "population", "days", "seed", "backend", "loop_s", "created_at"])
+        with self.connect() as con:
+            return con.execute(
+                "SELECT run_id, name, population, days, seed, backend, loop_s, created_at, scenario_hash, code_version "
+                "FROM runs WHERE complete ORDER BY created_at DESC"
+            ).df()
+
+    def find(self, scenario, population: int, days: int, seed: int, hist_bins: int = 0, hist_every: int = 1) -> str | None:
+        """The id of a stored run with the same inputs and code version, if any."""
+        if not self.path.exists():
+            return None
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT run_id FROM runs WHERE complete AND scenario_hash = ? AND population = ? AND days = ? "
+                "AND seed = ? AND code_version = ? AND hist_bins = ? AND (hist_bins = 0 OR hist_every = ?) "
+                "ORDER BY created_at DESC LIMIT 1",
+                [scenario_hash(scenario), population, days, seed, code_version(), hist_bins, hist_every],
+            ).fetchone()
+        return row[0] if row else None
+
+    def load(self, run_id: str) -> RunResult:
+        """A stored run, tables included."""
+        with self.connect() as con:
+            meta = con.execute("SELECT * FROM runs WHERE run_id = ? AND complete", [run_id]).df()
+            if meta.empty:
+                known = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 5").fetchall()]
+                hint = f" (recent: {', '.join(known)})" if known else ""
+                raise CredsimError(f"run: no run {run_id!r} in {self.path}{hint}")
+            m = meta.iloc[0]
+            daily = con.execute("SELECT day, col, metric, value FROM daily WHERE run_id = ? ORDER BY day, col", [run_id]).df()
+            regions = con.execute(
+                "SELECT day, region, listed, sum_public FROM regions WHERE run_id = ? ORDER BY day, region", [run_id]
+            ).df()
+            hist = con.execute("SELECT day, bin, count FROM histogram WHERE run_id = ? ORDER BY day, bin", [run_id]).df()
+        n_cols = int(daily["col"].max()) + 1
+        days = int(m["days"])
+        columns = daily["metric"].iloc[:n_cols].tolist()
+        names = json.loads(m["region_names"])
+        tables = Tables(
+            columns=columns,
+            daily=daily["value"].to_numpy(np.int64).reshape(days, n_cols),
+            regions=regions[["listed", "sum_public"]].to_numpy(np.int64).reshape(days, len(names), 2),
+            region_names=names,
+        )
+        if not hist.empty:
+            tables.hist_days = sorted(hist["day"].unique().tolist())
+            tables.hist = hist["count"].to_numpy(np.int64).reshape(len(tables.hist_days), -1)
+            tables.hist_lo, tables.hist_width = int(m["hist_lo"]), int(m["hist_width"])
+        scenario = from_toml(m["scenario_toml"], f"catalog run {run_id}")
+        timing = Timing(float(m["setup_s"]), float(m["loop_s"]))
+        return RunResult(m["name"], scenario, int(m["population"]), days, int(m["seed"]), m["backend"], tables, timing, run_id)
+
+    def export_parquet(self, run_id: str, folder: str | Path) -> Path:
+        """Write a stored run's tables as Parquet (and CSV) into ``folder``."""
+        return self.load(run_id).write_dir(folder)
