@@ -67,6 +67,7 @@ def simulate(
     *,
     backend: str = "cpu",
     threads: int | None = None,
+    shards: int = 1,
     hist_bins: int = 0,
     hist_every: int = 1,
     name: str | None = None,
@@ -80,7 +81,7 @@ def simulate(
     population : agents; accepts ``1e6``, ``"1_000_000"``.
     days : simulated days, 1..65535.
     seed : 0..2^64-1; the same seed gives the same integers on every backend and thread count.
-    backend : ``"cpu"`` (all cores) or ``"cuda"``.
+    backend : ``"cpu"`` (all cores), ``"cuda"`` or ``"ray"`` (``shards`` actors).
     hist_bins : if > 0, also count public scores in this many fixed-width bins every ``hist_every`` days.
     """
     n = parse_count(population)
@@ -94,5 +95,5 @@ def simulate(
     run_name, sc = resolve(scenario, name)
     plan = compile_plan(sc, n, seed, Histogram(hist_bins, hist_every))
     timing = Timing()
-    tables = run_plan(plan, days, backend, threads=threads, on_day=on_day, timing=timing)
+    tables = run_plan(plan, days, backend, threads=threads, shards=shards, on_day=on_day, timing=timing)
     return RunResult(run_name, sc, n, days, seed, backend, tables, timing, hist_every=hist_every)

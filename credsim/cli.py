@@ -273,6 +273,33 @@ def version() -> None:
     out_console.print(__version__)
 
 
+#: Modules that add commands to the app: each defines ``register(app)`` and imports heavy
+#: dependencies inside its commands, so ``credsim --help`` stays fast.
+EXTENSIONS = (
+    "credsim.report.commands",
+    "credsim.reliability.commands",
+    "credsim.distributed.commands",
+    "credsim.library.commands",
+    "credsim.dashboard.commands",
+)
+
+
+def _register_extensions() -> None:
+    import importlib
+
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name is not None and name.startswith(err.name):
+                continue  # that part of credsim is not present
+            raise
+        module.register(app)
+
+
+_register_extensions()
+
+
 def main() -> None:
     """Entry point of the ``credsim`` script."""
     app()

@@ -20,7 +20,7 @@ from credsim.kernel.layout import C_SUM_P
 from credsim.plan import Histogram, Plan, compile_plan
 from credsim.scenario.model import MAX_DAYS, Scenario
 
-BACKENDS = ("cpu", "cuda")
+BACKENDS = ("cpu", "cuda", "ray")
 
 
 @dataclass
@@ -68,8 +68,12 @@ def check_fits(n: int, backend: str) -> None:
         )
 
 
-def make_backend(plan: Plan, backend: str, threads: int | None = None):
+def make_backend(plan: Plan, backend: str, threads: int | None = None, shards: int = 1):
     """Instantiate a backend for the whole population."""
+    if backend == "ray":
+        from credsim.distributed.ray_backend import RayBackend
+
+        return RayBackend(plan, shards=shards)
     if backend == "cpu":
         from credsim.kernel.backend import CpuBackend
 
@@ -87,6 +91,7 @@ def run_plan(
     backend: str = "cpu",
     *,
     threads: int | None = None,
+    shards: int = 1,
     on_day: Callable[[int, int], None] | None = None,
     timing: Timing | None = None,
 ) -> Tables:
@@ -95,7 +100,7 @@ def run_plan(
         raise CredsimError(f"days: must be in 1..{MAX_DAYS}, got {days}")
     check_fits(plan.n, backend)
     t0 = time.perf_counter()
-    be = make_backend(plan, backend, threads)
+    be = make_backend(plan, backend, threads, shards)
     be.init()
     lay = plan.layout
     cols = ["day", "threshold", *plan.columns]

@@ -93,5 +93,13 @@ class CpuBackend:
         return reduce_rows(self.acc), self.racc.sum(axis=0).reshape(-1, 2)
 
     def state(self) -> dict[str, np.ndarray]:
-        """The state arrays by name (views, for checkpoints and tests)."""
+        """The state arrays by name (views of agents lo..hi-1, for checkpoints and tests)."""
         return {"own": self.own, "flags": self.flags, "since": self.since, "stress": self.stress}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Replace the state with saved arrays (same names, dtypes and length), e.g. from a checkpoint."""
+        for name, arr in self.state().items():
+            src = state[name]
+            if src.shape != arr.shape or src.dtype != arr.dtype:
+                raise ValueError(f"state {name}: expected {arr.dtype}{arr.shape}, got {src.dtype}{src.shape}")
+            arr[...] = src
