@@ -1,0 +1,351 @@
+"""CUDA driver: the shared day step (:func:`credsim.kernel.step.pair_day`) in a ``cuda.jit`` kernel.
+
+The per-agent logic is not here: the kernels below call the same ``register_jitable`` functions
+as the CPU driver, which numba-cuda compiles as device functions (and the simulator runs as
+Python). What this module adds is the GPU's way of walking the pairs and summing exactly:
+
+* **State** (own int16, flags uint8, bl_since uint16, stress uint8: 6 bytes per agent) lives on
+  the device for the whole run; nothing per agent crosses the bus after ``init``.
+* **Walk**: block ``b`` owns a contiguous range of pairs; its threads take the pairs of that range
+  in steps of the block size, so a warp touches 32 neighbouring pairs (coalesced state access)
+  and each thread's pairs ascend (its region index only moves forward, as on the CPU).
+* **Exact aggregates**: each thread adds into its own ``cuda.local.array`` row of ``MAX_COLS``
+  int64 (the row ``pair_day`` writes, as a CPU chunk does); at the end the block folds the rows
+  into shared memory and then into one device row with integer atomics (add for sums, min/max
+  for the min/max columns). Integer addition is associative, so any schedule gives the same
+  integers. Region sums (listed, ΣP) are kept in registers for the thread's current region and
+  flushed when it changes (regions are contiguous id ranges, so rarely).
+* **One copy per day**: the aggregate row and the region sums share one device array, reset by a
+  tiny kernel and copied to the host once after the day kernel.
+
+Importing this module never fails: without numba-cuda (or without a GPU), ``CudaBackend(plan)``
+raises :class:`CredsimError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from credsim.errors import CredsimError
+from credsim.kernel.backend import STATE_BYTES_PER_AGENT, STATE_FIELDS
+from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N
+
+#: Most aggregate columns a plan may have on this backend (size of each thread's local row).
+MAX_COLS = 160
+#: Most regions a plan may have on this backend (size of each block's shared region sums).
+MAX_REGIONS = 64
+#: Threads per block on a GPU (a multiple of the warp size).
+THREADS_PER_BLOCK = 128
+#: Blocks launched per multiprocessor; each block then walks n_pairs / (SMs x this) pairs.
+BLOCKS_PER_SM = 32
+#: Threads per block under the simulator (each simulated thread is a Python thread).
+SIM_THREADS_PER_BLOCK = 32
+
+_BIG = np.int64(1) << np.int64(62)
+_NEG_BIG = -_BIG
+_ONE = np.int64(1)
+
+
+def _numpy_shim() -> None:
+    """numpy 2.5 removed ``np.row_stack`` (an alias of ``np.vstack``); numba 0.68.0's CUDA import
+    path still references it, so on the GPU machines' image (numba 0.68.0 + numpy 2.5.2) importing
+    numba.cuda failed with AttributeError. Restore the alias before the import; a no-op wherever
+    numpy still has it."""
+    if not hasattr(np, "row_stack"):
+        np.row_stack = np.vstack
+
+
+_IMPORT_ERROR: str | None = None
+try:
+    _numpy_shim()
+    from numba import cuda  # numba-cuda (or the simulator under NUMBA_ENABLE_CUDASIM=1)
+    from numba import int64 as _nb_int64
+
+    from credsim.kernel.step import init_agent, pair_day
+except Exception as err:  # noqa: BLE001 - any import failure means: no CUDA backend here
+    cuda = None
+    _IMPORT_ERROR = f"{type(err).__name__}: {err}".splitlines()[0]
+
+SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
+
+if cuda is not None:
+
+    @cuda.jit(device=True)
+    def _region_of(g, r, reg_start, reg_size):
+        """Region of global agent g, searching forward from region r (r <= region of g)."""
+        while g >= reg_start[r] + reg_size[r]:
+            r += 1
+        return r
+
+    @cuda.jit
+    def init_kernel(lo, hi, own, flags, since, stress, s0, root1, root2, married_thr, n):
+        """Day-0 state of agents lo..hi-1 (MODEL.md §3); grid-stride loop."""
+        li = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        while li < hi - lo:
+            own[li] = s0
+            flags[li] = init_agent(lo + li, root1, root2, married_thr, n)
+            since[li] = 0
+            stress[li] = 0
+            li += stride
+
+    @cuda.jit
+    def reset_kernel(out, n_cols):
+        """Zero the day's output row; min and max columns start at +/- 2^62."""
+        i = cuda.grid(1)
+        if i < out.shape[0]:
+            if i == C_MIN_P:
+                out[i] = _BIG
+            elif i == C_MAX_P:
+                out[i] = _NEG_BIG
+            else:
+                out[i] = 0
+
+    @cuda.jit
+    def day_kernel(t, threshold, key, hist_on, lo, hi, pairs_per_block, n_cols, n_reg, own, flags, since, stress,
+                   halo, ip, beh, chan, act, reg_start, reg_size, amod, out):  # fmt: skip
+        """Day t for agents lo..hi-1 (lo even). ``out[:n_cols]`` is the aggregate row,
+        ``out[n_cols + 2r]``/``out[n_cols + 2r + 1]`` region r's listed and ΣP."""
+        tx = cuda.threadIdx.x
+        nt = cuda.blockDim.x
+        sacc = cuda.shared.array(MAX_COLS, _nb_int64)
+        sreg = cuda.shared.array(2 * MAX_REGIONS, _nb_int64)
+        c = tx
+        while c < n_cols:
+            sacc[c] = _BIG if c == C_MIN_P else (_NEG_BIG if c == C_MAX_P else 0)
+            c += nt
+        c = tx
+        while c < 2 * n_reg:
+            sreg[c] = 0
+            c += nt
+        row = cuda.local.array(MAX_COLS, _nb_int64)
+        for c in range(n_cols):
+            row[c] = 0
+        row[C_MIN_P] = _BIG
+        row[C_MAX_P] = _NEG_BIG
+        cuda.syncthreads()
+
+        q0 = lo // 2  # first pair of this caller
+        p0 = q0 + cuda.blockIdx.x * pairs_per_block
+        p1 = min(p0 + pairs_per_block, (hi + 1) // 2)
+        p = p0 + tx
+        r = 0
+        cur = -1  # region whose sums are in (n_l, s_p)
+        n_l = _nb_int64(0)
+        s_p = _nb_int64(0)
+        while p < p1:
+            ra = _region_of(2 * p, r, reg_start, reg_size)
+            rb = ra
+            if 2 * p + 1 < hi:
+                rb = _region_of(2 * p + 1, ra, reg_start, reg_size)
+            r = ra
+            bl_a, pub_a, bl_b, pub_b = pair_day(
+                p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, halo, ip, beh, chan, act,
+                reg_start, reg_size, amod, row, hist_on,
+            )  # fmt: skip
+            if ra != cur:
+                if cur >= 0:
+                    cuda.atomic.add(sreg, 2 * cur, n_l)
+                    cuda.atomic.add(sreg, 2 * cur + 1, s_p)
+                cur = ra
+                n_l = _nb_int64(0)
+                s_p = _nb_int64(0)
+            n_l += bl_a
+            s_p += pub_a
+            if rb != cur:
+                cuda.atomic.add(sreg, 2 * cur, n_l)
+                cuda.atomic.add(sreg, 2 * cur + 1, s_p)
+                cur = rb
+                n_l = _nb_int64(0)
+                s_p = _nb_int64(0)
+            n_l += bl_b
+            s_p += pub_b
+            p += nt
+        if cur >= 0:
+            cuda.atomic.add(sreg, 2 * cur, n_l)
+            cuda.atomic.add(sreg, 2 * cur + 1, s_p)
+        # fold this thread's row into the block's, then the block's into the device row
+        cuda.atomic.min(sacc, C_MIN_P, row[C_MIN_P])
+        cuda.atomic.max(sacc, C_MAX_P, row[C_MAX_P])
+        for c in range(n_cols):
+            v = row[c]
+            if v != 0 and c != C_MIN_P and c != C_MAX_P:
+                cuda.atomic.add(sacc, c, v)
+        cuda.syncthreads()
+        c = tx
+        while c < n_cols:
+            v = sacc[c]
+            if c == C_MIN_P:
+                cuda.atomic.min(out, c, v)
+            elif c == C_MAX_P:
+                cuda.atomic.max(out, c, v)
+            elif v != 0:
+                cuda.atomic.add(out, c, v)
+            c += nt
+        c = tx
+        while c < 2 * n_reg:
+            v = sreg[c]
+            if v != 0:
+                cuda.atomic.add(out, n_cols + c, v)
+            c += nt
+
+
+def kernel_signatures():
+    """Explicit numba signatures of the kernels as the backend launches them (for ``compile_ptx``)."""
+    from numba import types as T
+
+    a1 = lambda dt: T.Array(dt, 1, "C")  # noqa: E731
+    a2 = lambda dt: T.Array(dt, 2, "C")  # noqa: E731
+    i8 = T.int64
+    state = (a1(T.int16), a1(T.uint8), a1(T.uint16), a1(T.uint8))
+    day = (i8, i8, T.uint64, T.boolean, i8, i8, i8, i8, i8, *state, a1(T.uint8), a1(i8), a2(i8), a2(i8), a2(i8),
+           a1(i8), a1(i8), a2(i8), a1(i8))  # fmt: skip
+    init = (i8, i8, *state, i8, T.uint64, T.uint64, i8, i8)
+    reset = (a1(i8), i8)
+    return {"day_kernel": (day_kernel, day), "init_kernel": (init_kernel, init), "reset_kernel": (reset_kernel, reset)}
+
+
+def unavailable_reason() -> str | None:
+    """Why the CUDA backend cannot run here (one line), or None if it can."""
+    if cuda is None:
+        return f"numba-cuda could not be imported ({_IMPORT_ERROR}); install credsim[cuda]"
+    try:
+        if not cuda.is_available():
+            return "no CUDA GPU or driver found (set NUMBA_ENABLE_CUDASIM=1 to run on numba's CUDA simulator)"
+    except Exception as err:  # noqa: BLE001
+        return f"CUDA driver error ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+    return None
+
+
+def _i64(x) -> np.int64:
+    return np.int64(int(x))
+
+
+class CudaBackend:
+    """Agents ``lo..hi-1`` on one CUDA GPU; state resident in device memory for the whole run."""
+
+    name = "cuda"
+    bytes_per_agent = STATE_BYTES_PER_AGENT
+
+    def __init__(self, plan, lo: int = 0, hi: int | None = None, threads: int | None = None):
+        reason = unavailable_reason()
+        if reason is not None:
+            raise CredsimError(f"backend: cuda is not available: {reason}")
+        if plan.n_cols > MAX_COLS:
+            raise CredsimError(
+                f"backend: cuda supports at most {MAX_COLS} aggregate columns, this plan has {plan.n_cols} "
+                f"(fewer channels, activities or histogram bins, or use --backend cpu)"
+            )
+        if plan.layout.n_regions > MAX_REGIONS:
+            raise CredsimError(
+                f"backend: cuda supports at most {MAX_REGIONS} regions, this plan has {plan.layout.n_regions} "
+                f"(use --backend cpu)"
+            )
+        self.plan = plan
+        self.lo, self.hi = lo, plan.n if hi is None else hi
+        if self.lo % 2 or not 0 <= self.lo < self.hi <= plan.n:
+            raise CredsimError(f"backend: cuda needs 0 <= lo < hi <= N with lo even, got lo={lo}, hi={self.hi}")
+        n_local = self.hi - self.lo
+        self.n_pairs = (self.hi + 1) // 2 - self.lo // 2
+        if SIMULATOR:
+            self.tpb = SIM_THREADS_PER_BLOCK
+            n_blocks = -(-self.n_pairs // (self.tpb * 4))
+        else:
+            self.tpb = THREADS_PER_BLOCK
+            try:
+                n_sm = cuda.get_current_device().MULTIPROCESSOR_COUNT
+            except Exception:  # noqa: BLE001
+                n_sm = 132
+            n_blocks = min(-(-self.n_pairs // self.tpb), n_sm * BLOCKS_PER_SM)
+        per_block = -(-self.n_pairs // n_blocks)
+        self.pairs_per_block = -(-per_block // self.tpb) * self.tpb  # aligned: coalesced warps
+        self.n_blocks = -(-self.n_pairs // self.pairs_per_block)
+        lay = plan.layout
+        self.n_cols = plan.n_cols
+        self.n_reg = lay.n_regions
+        try:
+            free, total = cuda.current_context().get_memory_info()
+        except Exception:  # noqa: BLE001 - simulator or an old driver: let the allocation decide
+            free, total = 1 << 62, 1 << 62
+        need = n_local * STATE_BYTES_PER_AGENT + (16 << 20)
+        if need > free:
+            raise CredsimError(
+                f"population: {n_local:.4g} agents need about {need / 2**30:.1f} GiB of GPU memory but only "
+                f"{free / 2**30:.1f} GiB of {total / 2**30:.1f} GiB is free"
+            )
+        try:
+            self.d_state = {k: cuda.device_array(n_local, dt) for k, dt in STATE_FIELDS.items()}
+            self.d_ip = cuda.to_device(np.ascontiguousarray(plan.ip, np.int64))
+            self.d_beh = cuda.to_device(np.ascontiguousarray(plan.beh, np.int64))
+            self.d_chan = cuda.to_device(np.ascontiguousarray(plan.chan, np.int64))
+            self.d_act = cuda.to_device(np.ascontiguousarray(plan.act, np.int64))
+            self.d_starts = cuda.to_device(np.ascontiguousarray(lay.starts, np.int64))
+            self.d_sizes = cuda.to_device(np.ascontiguousarray(lay.sizes, np.int64))
+            self.d_amod = cuda.to_device(np.ascontiguousarray(plan.amod, np.int64))
+            self.d_halo = cuda.to_device(np.zeros(1, np.uint8))
+            n_out = self.n_cols + 2 * self.n_reg
+            self.d_out = cuda.device_array(n_out, np.int64)
+            try:
+                self.h_out = cuda.pinned_array(n_out, np.int64)
+            except Exception:  # noqa: BLE001
+                self.h_out = np.empty(n_out, np.int64)
+        except CredsimError:
+            raise
+        except Exception as err:  # noqa: BLE001 - out of memory, driver trouble: one line
+            raise CredsimError(f"backend: cuda allocation failed ({type(err).__name__}: {str(err).splitlines()[0]})")
+
+    @property
+    def device_bytes(self) -> int:
+        """Device bytes held by this backend (state plus the small tables and the output row)."""
+        arrays = [*self.d_state.values(), self.d_ip, self.d_beh, self.d_chan, self.d_act, self.d_starts,
+                  self.d_sizes, self.d_amod, self.d_halo, self.d_out]  # fmt: skip
+        return int(sum(a.size * a.dtype.itemsize for a in arrays))
+
+    def init(self) -> None:
+        """Day-0 state (MODEL.md §3) on the device, then compile the day kernel with a no-op day 0."""
+        p = self.plan
+        s = self.d_state
+        n_local = self.hi - self.lo
+        blocks = max(1, min(-(-n_local // self.tpb), 65535 if SIMULATOR else 1 << 20))
+        if SIMULATOR:
+            blocks = max(1, min(blocks, 8))
+        init_kernel[blocks, self.tpb](
+            _i64(self.lo), _i64(self.hi), s["own"], s["flags"], s["since"], s["stress"], _i64(p.scenario.score.start),
+            np.uint64(p.root1), np.uint64(p.root2), _i64(p.married_thr), _i64(p.n),
+        )  # fmt: skip
+        self._launch(0, 0, 0, False, None, self.lo)  # compiles; lo == hi: no pair is touched
+        cuda.synchronize()
+
+    def _launch(self, t, threshold, key, hist_on, halo, hi) -> None:
+        p = self.plan
+        s = self.d_state
+        n_out = self.d_out.shape[0]
+        reset_kernel[-(-n_out // 128), 128](self.d_out, _i64(self.n_cols))
+        blocks = self.n_blocks if hi > self.lo else 1
+        day_kernel[blocks, self.tpb](
+            _i64(t), _i64(threshold), np.uint64(key), bool(hist_on), _i64(self.lo), _i64(hi),
+            _i64(self.pairs_per_block), _i64(self.n_cols), _i64(self.n_reg),
+            s["own"], s["flags"], s["since"], s["stress"], self.d_halo if halo is None else halo,
+            self.d_ip, self.d_beh, self.d_chan, self.d_act, self.d_starts, self.d_sizes, self.d_amod, self.d_out,
+        )  # fmt: skip
+
+    def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None):
+        """Run day t; returns (aggregate row int64[n_cols], region sums int64[R, 2] of listed, ΣP)."""
+        d_halo = None
+        if halo is not None:  # a shard's view of its neighbours' blacklist bits (bitmap, global ids)
+            if getattr(self, "_halo_size", None) != halo.size:
+                self.d_halo_full = cuda.device_array(halo.size, np.uint8)
+                self._halo_size = halo.size
+            self.d_halo_full.copy_to_device(np.ascontiguousarray(halo, np.uint8))
+            d_halo = self.d_halo_full
+        self._launch(t, threshold, key, hist_on, d_halo, self.hi)
+        self.d_out.copy_to_host(self.h_out)  # the day's one device-to-host copy (synchronises)
+        out = np.array(self.h_out, np.int64)
+        return out[: self.n_cols], out[self.n_cols :].reshape(-1, 2)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Host copies of the state arrays by name (for checkpoints and tests)."""
+        return {k: a.copy_to_host() for k, a in self.d_state.items()}
