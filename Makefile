@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/credsim compare essay baseline --population 2e6 --days 365 --seed 1 --report report.html
+	$(BIN)/credsim compare essay baseline --population 5e6 --days 365 --seed 1 --report report.html
 
 test: install
 	$(BIN)/pytest -q

@@ -41,7 +41,7 @@ THREADS_PER_BLOCK = 128
 #: Blocks launched per multiprocessor; each block then walks n_pairs / (SMs x this) pairs.
 BLOCKS_PER_SM = 32
 #: Threads per block under the simulator (each simulated thread is a Python thread).
-SIM_THREADS_PER_BLOCK = 32
+SIM_THREADS_PER_BLOCK = 1
 
 _BIG = np.int64(1) << np.int64(62)
 _NEG_BIG = -_BIG
