@@ -19,7 +19,7 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 demo: install
-	$(BIN)/credsim compare essay baseline --population 5e6 --days 365 --seed 1 --report report.html
+	$(BIN)/credsim compare essay baseline --population 5e6 --days 365 --seed 1 --report report.html --figures figures
 
 test: install browser
 	$(BIN)/pytest -q
@@ -28,4 +28,4 @@ bench: install
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache runs.duckdb report.html
+	rm -rf $(VENV) *.egg-info .pytest_cache credsim.duckdb report.html figures

@@ -35,7 +35,10 @@ SCENARIO_HELP = "A preset name (see [bold]credsim presets[/]) or a path to a sce
 
 def fail(message: str) -> None:
     """Print a one-line error and exit with code 2."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.text import Text
+
+    # a Text, not markup: the message may quote user input such as "[/]"
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -99,20 +102,39 @@ def run(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: daily.csv, regions.csv, Parquet copies, run.json."),
     backend: str = typer.Option("cpu", "--backend", "-b", help="cpu (all cores) or cuda."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
-    hist_bins: int = typer.Option(0, "--hist-bins", help="Also count public scores in this many bins (0: off)."),
-    hist_every: int = typer.Option(1, "--hist-every", help="Histogram cadence in days."),
+    shards: int = typer.Option(1, "--shards", help="With --backend ray: split the population over this many actors."),
+    hist_bins: str = typer.Option("0", "--hist-bins", help="Also count public scores in this many bins (0: off)."),
+    hist_every: str = typer.Option("1", "--hist-every", help="Histogram cadence in days."),
+    checkpoint_every: str = typer.Option(
+        "auto", "--checkpoint-every",
+        help="Save a checkpoint in OUT.partial every this many days (0: only on Ctrl-C; auto: about every "
+        "2 minutes for runs expected to take over 3 minutes). Continue a stopped run with `credsim resume`.",
+    ),  # fmt: skip
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Run one scenario and write its daily and region tables (the docking command of MODEL.md §7)."""
-    from credsim.api import parse_count, simulate
+    from credsim.api import parse_count, parse_seed, resolve
+    from credsim.reliability.checkpoint import RunInputs, RunStopped, parse_every, parse_int, start
+    from credsim.reliability.commands import stopped
+    from credsim.scenario.model import MAX_DAYS
 
     with user_errors():
         n = parse_count(population)
         d = parse_count(days, "days")
-        with DayProgress(Path(scenario).stem, n, d, enabled=not quiet) as bar:
-            result = simulate(scenario, n, d, seed, backend=backend, threads=threads, hist_bins=hist_bins,
-                              hist_every=hist_every, on_day=bar)  # fmt: skip
-        result.write_dir(out)
+        s = parse_seed(seed)
+        hb = parse_int(hist_bins, "hist-bins", 0, 1000)
+        he = parse_int(hist_every, "hist-every", 1, MAX_DAYS)
+        if threads is not None and threads < 1:
+            raise CredsimError(f"threads: must be at least 1, got {threads}")
+        if shards != 1 and backend != "ray":
+            raise CredsimError(f"shards: --shards {shards} needs --backend ray")
+        name, sc = resolve(scenario)
+        inputs = RunInputs.new(name, sc, n, d, s, backend, hb, he, parse_every(checkpoint_every, n, d))
+        try:
+            with DayProgress(Path(scenario).stem, n, d, enabled=not quiet) as bar:
+                result = start(out, inputs, threads=threads, on_day=bar, shards=shards)
+        except RunStopped as stop:
+            stopped(stop)
     if not quiet:
         tm = result.timing
         out_console.print(
@@ -178,6 +200,7 @@ def compare(
     catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the scorecard as JSON instead of a table."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML report to this file."),
+    figures: Optional[Path] = typer.Option(None, "--figures", help="Also write the report's charts as PNG and SVG here."),
     fresh: bool = typer.Option(False, "--fresh", help="Recompute even if the catalog holds the same runs."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -203,8 +226,14 @@ def compare(
         if report is not None:
             from credsim.report import write_report
 
-            path = write_report(comp, report)
+            path = write_report(comp, report, figures=figures)
             err_console.print(f"report: {path.resolve()}")
+        elif figures is not None:
+            from credsim.report import write_figures
+
+            write_figures(comp, figures)
+        if figures is not None:
+            err_console.print(f"figures: {figures.resolve()}")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable
 
 from credsim.errors import CredsimError
+from credsim.fsutil import write_atomic
 from credsim.report.charts import Chart, build_charts
 from credsim.results.run import RunResult
 from credsim.results.scorecard import check_comparable, metric_label, scorecard, verdict
@@ -231,18 +232,9 @@ figures; click a legend entry to pick out one scenario; drag or scroll on a time
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
+        write_atomic(path, data)
     except OSError as err:
-        raise CredsimError(f"report: cannot write {path}: {err.strerror or err}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
         raise CredsimError(f"report: cannot write {path}: {err.strerror or err}") from None
 
 

@@ -54,13 +54,15 @@ def run_or_reuse(
 
 def compare(
     specs: list[str], population, days, seed, *, baseline: str = BASELINE, catalog: Catalog | None = None,
-    backend: str = "cpu", hist_bins: int = 50, hist_every: int = 1, progress: Callable | None = None,
+    backend: str = "cpu", hist_bins: int = 400, hist_every: int | None = None, progress: Callable | None = None,
     reuse: bool = True,
 ) -> Comparison:  # fmt: skip
     """Run (or reuse) the baseline and every scenario, and score each against the baseline."""
     n = parse_count(population)
     d = parse_count(days, "days")
     s = parse_seed(seed)
+    if hist_every is None:  # about 60 distribution snapshots per run, whatever its length
+        hist_every = max(1, d // 60)
     base_name, base_sc = resolve(baseline)
     entries = [(baseline, base_name, base_sc)]
     for spec in specs:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from credsim.engine import Tables, Timing
 from credsim.errors import CredsimError
+from credsim.fsutil import fsync_dir, make_temp_dir
 from credsim.scenario import Scenario, canonical_toml, scenario_hash
 
 MARKER = "run.json"
@@ -119,10 +119,8 @@ class RunResult:
         out = Path(out)
         if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
             raise CredsimError(f"out: {out} exists and is not a credsim run directory; choose another path")
-        parent = out.parent if str(out.parent) else Path(".")
         try:
-            parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+            tmp = make_temp_dir(out)
         except OSError as err:
             raise CredsimError(f"out: cannot create {out}: {err.strerror or err}") from None
         try:
@@ -175,9 +173,4 @@ def _replace_dir(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(tmp, out)
-    try:
-        fd = os.open(out.parent, os.O_RDONLY)
-        os.fsync(fd)
-        os.close(fd)
-    except OSError:
-        pass
+    fsync_dir(out.parent if str(out.parent) else Path("."))
