@@ -1,0 +1,374 @@
+"""``credsim calibrate``: fit chosen scenario parameters to target figures with Optuna.
+
+A targets file (TOML) names the parameters to fit (dotted paths with bounds), the targets (a
+metric of the daily table, a target value and a weight), and the run: population, days, seed,
+trials. Every trial runs the CSM-1 simulator, which is exact for a given seed, and Optuna's TPE
+sampler is seeded, so the same inputs give the same fitted scenario.
+
+Example::
+
+    population = 20000
+    days = 365
+    seed = 1
+    trials = 40
+    sampler_seed = 0               # optional (default: seed)
+
+    [[parameter]]
+    path = "channel.court_default.base"
+    low = 1e-6
+    high = 1e-4
+    log = true                     # optional: sample on a log scale
+
+    [[target]]
+    metric = "mean_per_capita:entries"   # daily mean of a column, per person
+    value = 1.4728e-5
+    weight = 1.0                   # optional (default 1)
+    last_days = 31                 # optional: only the last 31 days
+
+Metrics: ``ever_listed_pct`` and ``listed_end_pct`` (as in the scorecard, in %), and for any column
+of the daily table (MODEL.md §5): ``mean_per_capita:COL`` (daily mean / population),
+``sum_per_capita:COL`` (total / population), ``last_per_capita:COL`` (last day / population).
+The loss is the weighted sum of squared relative residuals, (simulated − target) / |target|
+(absolute residual where the target is 0).
+
+Parameter paths: ``channel.NAME.FIELD``, ``activity.NAME.FIELD``, or ``SECTION.FIELD`` for the
+sections ``population``, ``score``, ``blacklist``, ``behaviour``, ``stress``. Integer fields are
+sampled as integers; booleans and names cannot be fitted.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from credsim.errors import CredsimError
+from credsim.scenario import Scenario, canonical_toml, from_dict
+
+SECTIONS = ("population", "score", "blacklist", "behaviour", "stress")
+NAMED = ("channel", "activity")
+MAX_TRIALS = 10_000
+MAX_FILE_BYTES = 1 << 20
+_KEYS = {"population", "days", "seed", "trials", "sampler_seed", "parameter", "target"}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    path: str
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    metric: str
+    value: float
+    weight: float = 1.0
+    last_days: int | None = None
+
+
+@dataclass
+class Targets:
+    """A parsed targets file."""
+
+    parameters: list[Parameter]
+    targets: list[Target]
+    population: int
+    days: int
+    seed: int
+    trials: int
+    sampler_seed: int
+
+
+@dataclass
+class Calibration:
+    """The outcome: the fitted scenario, the best parameters, residuals per target, all trials."""
+
+    scenario: Scenario
+    params: dict[str, float | int]
+    loss: float
+    residuals: list[dict]
+    trials: list[dict] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"params": self.params, "loss": self.loss, "residuals": self.residuals, "settings": self.settings}
+
+
+# ---------------------------------------------------------------- scenario paths
+
+
+def _locate(data: dict, path: str) -> tuple[dict, str]:
+    """The dict holding the field at ``path`` in a scenario's plain data, and the field's key."""
+    parts = path.split(".")
+    if len(parts) == 3 and parts[0] in NAMED:
+        kind, name, key = parts
+        for item in data.get(kind, []):
+            if item.get("name") == name:
+                holder = item
+                break
+        else:
+            names = ", ".join(i.get("name", "?") for i in data.get(kind, []))
+            raise CredsimError(f"parameter {path!r}: no {kind} named {name!r} (known: {names})")
+    elif len(parts) == 2 and parts[0] in SECTIONS:
+        holder, key = data[parts[0]], parts[1]
+    else:
+        raise CredsimError(f"parameter {path!r}: expected channel.NAME.FIELD, activity.NAME.FIELD or "
+                           f"SECTION.FIELD with SECTION one of {', '.join(SECTIONS)}")  # fmt: skip
+    if key not in holder or key == "name":
+        raise CredsimError(f"parameter {path!r}: no such numeric field {key!r}")
+    value = holder[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CredsimError(f"parameter {path!r}: field {key!r} is not a number ({value!r}); only numbers can be fitted")
+    return holder, key
+
+
+def get_param(scenario: Scenario, path: str) -> float | int:
+    holder, key = _locate(scenario.model_dump(mode="json"), path)
+    return holder[key]
+
+
+def with_params(scenario: Scenario, params: dict[str, float | int], source: str = "calibration") -> Scenario:
+    """A copy of ``scenario`` with the given parameters set (validated; ScenarioError if invalid)."""
+    data = copy.deepcopy(scenario.model_dump(mode="json", exclude_none=True))
+    for path, value in params.items():
+        holder, key = _locate(data, path)
+        holder[key] = value
+    return from_dict(data, source)
+
+
+# ---------------------------------------------------------------- targets file
+
+
+def _num(v, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise CredsimError(f"{what}: expected a finite number, got {v!r}")
+    return float(v)
+
+
+def _int(v, what: str, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise CredsimError(f"{what}: expected an integer in {lo}..{hi}, got {v!r}")
+    return v
+
+
+def daily_columns(scenario: Scenario) -> list[str]:
+    """The daily table's columns for a scenario (MODEL.md §5)."""
+    cols = ["day", "threshold", "sum_public", "sum_public_sq", "min_public", "max_public", "sum_own", "listed",
+            "entries", "exits", "ever_listed", "spillover", "listed_wrongly_flagged"]  # fmt: skip
+    for c in scenario.channel:
+        cols += [f"true_{c.name}", f"detected_{c.name}", f"false_{c.name}"]
+    for a in scenario.activity:
+        cols += [f"attempts_{a.name}", f"denied_{a.name}"]
+    return cols + ["stress_sum", "stress_high"]
+
+
+def _check_metric(metric: str, scenario: Scenario, source: str) -> None:
+    if metric in ("ever_listed_pct", "listed_end_pct"):
+        return
+    kind, _, col = metric.partition(":")
+    if kind not in ("mean_per_capita", "sum_per_capita", "last_per_capita") or not col:
+        raise CredsimError(f"{source}: unknown metric {metric!r} (use ever_listed_pct, listed_end_pct, "
+                           "mean_per_capita:COLUMN, sum_per_capita:COLUMN or last_per_capita:COLUMN)")  # fmt: skip
+    if col not in daily_columns(scenario):
+        raise CredsimError(f"{source}: metric {metric!r}: the daily table has no column {col!r}")
+
+
+def parse_targets(text: str, scenario: Scenario, source: str = "targets") -> Targets:
+    """Parse and check a targets TOML document against the scenario it will fit."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise CredsimError(f"{source}: not valid TOML: {err}") from None
+    unknown = sorted(set(doc) - _KEYS)
+    if unknown:
+        raise CredsimError(f"{source}: unknown field {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
+    for key in ("population", "days", "parameter", "target"):
+        if key not in doc:
+            raise CredsimError(f"{source}: missing field {key!r}")
+    population = _int(doc["population"], f"{source}: population", 1, 10**9)
+    days = _int(doc["days"], f"{source}: days", 1, 65535)
+    seed = _int(doc.get("seed", 1), f"{source}: seed", 0, 2**64 - 1)
+    trials = _int(doc.get("trials", 50), f"{source}: trials", 1, MAX_TRIALS)
+    sampler_seed = _int(doc.get("sampler_seed", seed % 2**32), f"{source}: sampler_seed", 0, 2**32 - 1)
+
+    if not isinstance(doc["parameter"], list) or not doc["parameter"]:
+        raise CredsimError(f"{source}: [[parameter]] must be a non-empty list of tables")
+    params: list[Parameter] = []
+    for i, p in enumerate(doc["parameter"]):
+        where = f"{source}: parameter[{i}]"
+        if not isinstance(p, dict) or "path" not in p or "low" not in p or "high" not in p:
+            raise CredsimError(f"{where}: needs path, low and high")
+        extra = sorted(set(p) - {"path", "low", "high", "log"})
+        if extra:
+            raise CredsimError(f"{where}: unknown field {extra[0]!r}")
+        path = str(p["path"])
+        current = get_param(scenario, path)
+        integer = isinstance(current, int)
+        low, high = _num(p["low"], f"{where}.low"), _num(p["high"], f"{where}.high")
+        log = p.get("log", False)
+        if not isinstance(log, bool):
+            raise CredsimError(f"{where}.log: expected true or false")
+        if not low < high:
+            raise CredsimError(f"{where}: low ({low:g}) must be below high ({high:g})")
+        if log and low <= 0:
+            raise CredsimError(f"{where}: a log-scale parameter needs low > 0")
+        if integer and (low != int(low) or high != int(high)):
+            raise CredsimError(f"{where}: {path} is an integer field: low and high must be whole numbers")
+        if any(q.path == path for q in params):
+            raise CredsimError(f"{where}: {path} appears twice")
+        for bound in (low, high):
+            with_params(scenario, {path: int(bound) if integer else bound}, f"{where} at bound {bound:g}")
+        params.append(Parameter(path, low, high, log, integer))
+
+    if not isinstance(doc["target"], list) or not doc["target"]:
+        raise CredsimError(f"{source}: [[target]] must be a non-empty list of tables")
+    targets: list[Target] = []
+    for i, t in enumerate(doc["target"]):
+        where = f"{source}: target[{i}]"
+        if not isinstance(t, dict) or "metric" not in t or "value" not in t:
+            raise CredsimError(f"{where}: needs metric and value")
+        extra = sorted(set(t) - {"metric", "value", "weight", "last_days"})
+        if extra:
+            raise CredsimError(f"{where}: unknown field {extra[0]!r}")
+        metric = str(t["metric"])
+        _check_metric(metric, scenario, where)
+        weight = _num(t.get("weight", 1.0), f"{where}.weight")
+        if weight < 0:
+            raise CredsimError(f"{where}.weight: must be >= 0")
+        last = t.get("last_days")
+        if last is not None:
+            last = _int(last, f"{where}.last_days", 1, days)
+        targets.append(Target(metric, _num(t["value"], f"{where}.value"), weight, last))
+    return Targets(params, targets, population, days, seed, trials, sampler_seed)
+
+
+def load_targets(path: str | Path, scenario: Scenario) -> Targets:
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_FILE_BYTES:
+            raise CredsimError(f"{p}: file is larger than {MAX_FILE_BYTES} bytes; not a targets file")
+        text = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise CredsimError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise CredsimError(f"{p}: is a directory, not a TOML file") from None
+    except UnicodeDecodeError:
+        raise CredsimError(f"{p}: not UTF-8 text; not a TOML file") from None
+    except OSError as err:
+        raise CredsimError(f"{p}: cannot read: {err.strerror or err}") from None
+    return parse_targets(text, scenario, str(p))
+
+
+# ---------------------------------------------------------------- metrics and fit
+
+
+def metric_value(daily: pd.DataFrame, population: int, metric: str, last_days: int | None = None) -> float:
+    """One metric of a daily table (see the module docstring)."""
+    table = daily.iloc[-last_days:] if last_days else daily
+    if metric == "ever_listed_pct":
+        return 100.0 * int(table["ever_listed"].iloc[-1]) / population
+    if metric == "listed_end_pct":
+        return 100.0 * int(table["listed"].iloc[-1]) / population
+    kind, _, col = metric.partition(":")
+    if col not in table.columns:
+        raise CredsimError(f"metric {metric!r}: no column {col!r} in the daily table")
+    series = table[col].astype("int64")
+    if kind == "mean_per_capita":
+        return float(series.mean()) / population
+    if kind == "sum_per_capita":
+        return int(series.sum()) / population
+    if kind == "last_per_capita":
+        return int(series.iloc[-1]) / population
+    raise CredsimError(f"unknown metric {metric!r}")
+
+
+def residuals(daily: pd.DataFrame, population: int, targets: list[Target]) -> tuple[float, list[dict]]:
+    """(loss, one row per target with simulated value and residuals)."""
+    rows, loss = [], 0.0
+    for t in targets:
+        sim = metric_value(daily, population, t.metric, t.last_days)
+        res = sim - t.value
+        rel = res / abs(t.value) if t.value else res
+        loss += t.weight * rel * rel
+        rows.append({"metric": t.metric, "last_days": t.last_days, "target": t.value, "simulated": sim,
+                     "residual": res, "relative_residual": rel, "weight": t.weight})  # fmt: skip
+    return loss, rows
+
+
+def calibrate(scenario: Scenario, targets: Targets, *, name: str = "scenario", backend: str = "cpu",
+              on_trial=None) -> Calibration:  # fmt: skip
+    """Fit ``targets.parameters`` to ``targets.targets`` with a seeded TPE sampler (sequential)."""
+    import optuna
+
+    from credsim.api import simulate
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=targets.sampler_seed)
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    trials: list[dict] = []
+
+    def objective(trial: "optuna.Trial") -> float:
+        params: dict[str, float | int] = {}
+        for p in targets.parameters:
+            if p.integer:
+                params[p.path] = trial.suggest_int(p.path, int(p.low), int(p.high), log=p.log)
+            else:
+                params[p.path] = trial.suggest_float(p.path, p.low, p.high, log=p.log)
+        sc = with_params(scenario, params, f"{name} (trial {trial.number})")
+        result = simulate(sc, targets.population, targets.days, targets.seed, backend=backend, name=name)
+        loss, rows = residuals(result.daily, targets.population, targets.targets)
+        trials.append({"trial": trial.number, **params, "loss": loss,
+                       **{f"sim:{r['metric']}": r["simulated"] for r in rows}})  # fmt: skip
+        if on_trial is not None:
+            on_trial(trial.number + 1, targets.trials)
+        return loss
+
+    study.optimize(objective, n_trials=targets.trials, n_jobs=1, gc_after_trial=False, show_progress_bar=False)
+    best = study.best_trial
+    params = {p.path: best.params[p.path] for p in targets.parameters}
+    fitted = with_params(scenario, params, name)
+    result = simulate(fitted, targets.population, targets.days, targets.seed, backend=backend, name=name)
+    loss, rows = residuals(result.daily, targets.population, targets.targets)
+    settings = {"scenario": name, "population": targets.population, "days": targets.days, "seed": targets.seed,
+                "trials": targets.trials, "sampler": "optuna TPESampler", "sampler_seed": targets.sampler_seed,
+                "optuna": optuna.__version__, "best_trial": best.number,
+                "parameters": [{"path": p.path, "low": p.low, "high": p.high, "log": p.log, "integer": p.integer,
+                                "start": get_param(scenario, p.path)} for p in targets.parameters]}  # fmt: skip
+    return Calibration(fitted, params, loss, rows, trials, settings)
+
+
+def write_calibration(cal: Calibration, out: str | Path) -> Path:
+    """Write ``fitted.toml``, ``residuals.json``, ``residuals.csv`` and ``trials.csv`` into ``out``."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        header = [f"# fitted by credsim calibrate from {cal.settings.get('scenario')!s}: "
+                  f"population {cal.settings.get('population')}, days {cal.settings.get('days')}, "
+                  f"seed {cal.settings.get('seed')}, {cal.settings.get('trials')} TPE trials "
+                  f"(sampler seed {cal.settings.get('sampler_seed')}), loss {cal.loss:.6g}"]  # fmt: skip
+        header += [f"# {path} = {value!r}" for path, value in cal.params.items()]
+        (out / "fitted.toml").write_text("\n".join(header) + "\n" + canonical_toml(cal.scenario), "utf-8")
+        (out / "residuals.json").write_text(json.dumps(cal.to_json(), indent=2) + "\n", "utf-8")
+        cols = ["metric", "last_days", "target", "simulated", "residual", "relative_residual", "weight"]
+        with open(out / "residuals.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
+            w.writeheader()
+            w.writerows(cal.residuals)
+        if cal.trials:
+            keys = list(dict.fromkeys(k for row in cal.trials for k in row))
+            with open(out / "trials.csv", "w", newline="", encoding="utf-8") as fh:
+                w = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n")
+                w.writeheader()
+                w.writerows(cal.trials)
+    except OSError as err:
+        raise CredsimError(f"{out}: cannot write the calibration: {err.strerror or err}") from None
+    return out

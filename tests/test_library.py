@@ -1,0 +1,192 @@
+"""The scenario library: presets load and run, lint outcomes, calibration recovers a known parameter."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import pytest
+
+import credsim
+from credsim.errors import CredsimError
+from credsim.library.calibrate import (
+    calibrate,
+    get_param,
+    load_targets,
+    metric_value,
+    parse_targets,
+    with_params,
+    write_calibration,
+)
+from credsim.library.lint import RULES, lint
+from credsim.results.scorecard import check_comparable
+from credsim.scenario import load, presets
+
+LIBRARY = ["court-defaulters", "court-defaulters-baseline", "rongcheng", "sesame", "reformed"]
+
+
+@pytest.mark.parametrize("name", LIBRARY)
+def test_preset_loads_and_runs(name):
+    assert name in presets()
+    r = credsim.simulate(name, 500, 20, 3)
+    assert len(r.daily) == 20
+    assert (r.daily["listed"] <= 500).all()
+
+
+@pytest.mark.parametrize("name", ["rongcheng", "sesame", "reformed"])
+def test_comparable_with_baseline(name):
+    check_comparable(load(name)[1], load("baseline")[1], name)
+
+
+def test_court_defaulters_own_baseline():
+    sc, base = load("court-defaulters")[1], load("court-defaulters-baseline")[1]
+    check_comparable(sc, base, "court-defaulters")
+    with pytest.raises(CredsimError):
+        check_comparable(sc, load("baseline")[1], "court-defaulters")
+    # the baseline differs only in the switches
+    assert [c.base for c in sc.channel] == [c.base for c in base.channel]
+    assert not any(c.forces_blacklist for c in base.channel)
+    assert not any(a.deny_blacklisted for a in base.activity)
+
+
+def test_court_defaulters_lists_and_blocks():
+    r = credsim.simulate("court-defaulters", 20000, 200, 1).daily
+    assert int(r["entries"].sum()) > 0 and int(r["exits"].sum()) == 0  # two-year stay: no exits in 200 days
+    assert int(r["denied_flight"].sum()) > 0
+    b = credsim.simulate("court-defaulters-baseline", 20000, 200, 1).daily
+    assert int(b["listed"].max()) == 0 and int(b["denied_flight"].sum()) == 0
+    assert r["true_court_default"].equals(b["true_court_default"])  # no deterrence modelled: same events
+
+
+def test_lint_essay_every_category():
+    found = lint(load("essay")[1])
+    assert {f.rule for f in found} == set(RULES)
+    fields = {fld for f in found for fld in f.fields}
+    assert {"blacklist.mode", "score.spouse_weight", "score.association_penalty", "channel[1].points"} <= fields
+    assert "activity[0].deny_blacklisted" in fields and "activity[1].min_score" in fields
+
+
+@pytest.mark.parametrize("name", ["reformed", "baseline", "court-defaulters-baseline"])
+def test_lint_clean(name):
+    assert lint(load(name)[1]) == []
+
+
+def test_lint_rongcheng_sesame_court():
+    assert {f.rule for f in lint(load("rongcheng")[1])} == {"unrelated-context", "disproportionate", "lawful-behaviour"}
+    assert {f.rule for f in lint(load("sesame")[1])} == {"unrelated-context", "lawful-behaviour", "family-association"}
+    court = lint(load("court-defaulters")[1])
+    assert {f.rule for f in court} == {"unrelated-context"}
+    assert not any("property_purchase" in f.message for f in court)  # same (financial) context
+
+
+def test_lint_single_feature():
+    _, base = load("baseline")
+    sc = with_params(base, {"score.spouse_weight": 3, "blacklist.value": 950})
+    assert [f.rule for f in lint(sc)] == ["family-association"]
+    assert lint(sc)[0].fields[0] == "score.spouse_weight"
+
+
+def test_lint_cli(cli, tmp_path):
+    r = cli("lint", "essay")
+    assert r.returncode == 1 and "family-association" in r.stdout
+    r = cli("lint", "reformed", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == {"scenario": "reformed", "clean": True, "findings": []}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[population]\n")
+    r = cli("lint", str(bad))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+TARGETS = """
+population = 4000
+days = 60
+seed = 11
+trials = 30
+sampler_seed = 5
+[[parameter]]
+path = "channel.public_misconduct.base"
+low = 0.001
+high = 0.009
+[[target]]
+metric = "mean_per_capita:true_public_misconduct"
+value = {value!r}
+[[target]]
+metric = "ever_listed_pct"
+value = 0.0
+weight = 0.0
+"""
+
+
+def _synthetic_target() -> float:
+    truth = credsim.simulate("baseline", 4000, 60, 11).daily  # public_misconduct.base = 0.003
+    return metric_value(truth, 4000, "mean_per_capita:true_public_misconduct")
+
+
+def test_calibrate_recovers_and_is_reproducible(tmp_path):
+    _, base = load("baseline")
+    tg = parse_targets(TARGETS.format(value=_synthetic_target()), base)
+    cal = calibrate(base, tg, name="baseline")
+    fitted = cal.params["channel.public_misconduct.base"]
+    assert abs(fitted - 0.003) / 0.003 < 0.15
+    assert abs(cal.residuals[0]["relative_residual"]) < 0.05
+    again = calibrate(base, tg, name="baseline")
+    assert again.params == cal.params and again.loss == cal.loss
+    out = write_calibration(cal, tmp_path / "fit")
+    name, sc = load(out / "fitted.toml")
+    assert get_param(sc, "channel.public_misconduct.base") == fitted
+    assert json.loads((out / "residuals.json").read_text())["params"] == cal.params
+    assert (out / "residuals.csv").read_text().startswith("metric,last_days,target,simulated")
+
+
+def test_calibrate_cli_reproducible(cli, tmp_path):
+    t = tmp_path / "targets.toml"
+    t.write_text(TARGETS.format(value=_synthetic_target()).replace("trials = 30", "trials = 8"))
+    outs = []
+    for k in range(2):
+        r = cli("calibrate", "baseline", "--targets", str(t), "--out", str(tmp_path / f"o{k}"), "-q")
+        assert r.returncode == 0, r.stderr
+        outs.append((tmp_path / f"o{k}" / "fitted.toml").read_text())
+    assert outs[0] == outs[1]
+    tomllib.loads(outs[0])
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("population = 10\ndays = 5\n[[target]]\nmetric='ever_listed_pct'\nvalue=1\n", "parameter"),
+        (TARGETS.format(value=0.1).replace("public_misconduct.base", "nosuch.base"), "no channel named"),
+        (TARGETS.format(value=0.1).replace("public_misconduct.base", "public_misconduct.dispositional"), "not a number"),
+        (TARGETS.format(value=0.1).replace("high = 0.009", "high = 2.0"), "base"),
+        (TARGETS.format(value=0.1).replace("true_public_misconduct", "true_nothing"), "no column"),
+        (TARGETS.format(value=0.1).replace("ever_listed_pct", "median_of_everything"), "unknown metric"),
+        ("population = [", "not valid TOML"),
+    ],
+)
+def test_bad_targets(text, needle):
+    with pytest.raises(CredsimError, match=needle):
+        parse_targets(text, load("baseline")[1])
+
+
+def test_calibrate_cli_bad_input(cli, tmp_path):
+    r = cli("calibrate", "baseline", "--targets", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_integer_parameter(tmp_path):
+    _, sc = load("court-defaulters")
+    text = """population = 3000
+days = 40
+seed = 2
+trials = 6
+[[parameter]]
+path = "blacklist.min_stay"
+low = 10
+high = 30
+[[target]]
+metric = "sum_per_capita:exits"
+value = 0.0001
+"""
+    p = tmp_path / "t.toml"
+    p.write_text(text)
+    cal = calibrate(sc, load_targets(p, sc), name="court-defaulters")
+    assert isinstance(cal.params["blacklist.min_stay"], int)
