@@ -1,8 +1,13 @@
 """CUDA driver: the shared day step (:func:`credsim.kernel.step.pair_day`) in a ``cuda.jit`` kernel.
 
-The per-agent logic is not here: the kernels below call the same ``register_jitable`` functions
-as the CPU driver, which numba-cuda compiles as device functions (and the simulator runs as
-Python). What this module adds is the GPU's way of walking the pairs and summing exactly:
+The per-agent logic is not here: the kernels below run step.py's functions, from the same source
+as the CPU driver. ``init_agent``, ``mix64`` and ``listed_contacts`` are used as they are
+(``register_jitable``, compiled by numba-cuda as device functions). ``pair_day``,
+``agent_score`` and ``agent_finish`` are declared ``register_jitable(inline="always")`` for the
+CPU's numba-IR inlining, which numba-cuda 0.30 cannot type; :func:`_retarget` gives the CUDA
+kernel copies of them built from the same code objects with a CUDA decorator
+(``cuda.jit(device=True, forceinline=True)``). Under ``NUMBA_ENABLE_CUDASIM=1`` all of them run as
+Python. What this module adds is the GPU's way of walking the pairs and summing exactly:
 
 * **State** (own int16, flags uint8, bl_since uint16, stress uint8: 6 bytes per agent) lives on
   the device for the whole run; nothing per agent crosses the bus after ``init``.
@@ -25,27 +30,38 @@ raises :class:`CredsimError` with a one-line reason.
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 
 import numpy as np
 
 from credsim.errors import CredsimError
 from credsim.kernel.backend import STATE_BYTES_PER_AGENT, STATE_FIELDS
-from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N
+from credsim.kernel.layout import C_MAX_P, C_MIN_P
 
 #: Most aggregate columns a plan may have on this backend (size of each thread's local row).
 MAX_COLS = 160
 #: Most regions a plan may have on this backend (size of each block's shared region sums).
 MAX_REGIONS = 64
+_MAX_REG2 = 2 * MAX_REGIONS  # a plain constant: array shapes in kernels must be literals
 #: Threads per block on a GPU (a multiple of the warp size).
 THREADS_PER_BLOCK = 128
-#: Blocks launched per multiprocessor; each block then walks n_pairs / (SMs x this) pairs.
-BLOCKS_PER_SM = 32
+#: Blocks launched = WAVES x the blocks the GPU holds at once (from the compiled kernel's occupancy);
+#: every block walks the same number of pairs, so the waves are full and there is no tail.
+WAVES = 2
+#: Fallback when the occupancy query is unavailable: blocks per multiprocessor.
+BLOCKS_PER_SM = 16
 #: Threads per block under the simulator (each simulated thread is a Python thread).
-SIM_THREADS_PER_BLOCK = 1
+SIM_THREADS_PER_BLOCK = 32
+#: Pairs per simulated thread (fewer blocks: fewer Python threads to start).
+SIM_PAIRS_PER_THREAD = 64
+#: GIL switch interval while simulated kernels run. The simulator's block manager polls its
+#: threads in a busy loop; with CPython's default 5 ms interval the threads wait for it most of
+#: the time (a day of 10k agents took ~3x longer). Set and restored around each launch.
+SIM_SWITCH_INTERVAL_S = 1e-4
 
 _BIG = np.int64(1) << np.int64(62)
 _NEG_BIG = -_BIG
-_ONE = np.int64(1)
 
 
 def _numpy_shim() -> None:
@@ -57,23 +73,67 @@ def _numpy_shim() -> None:
         np.row_stack = np.vstack
 
 
+#: numba reads NUMBA_ENABLE_CUDASIM once, when numba.cuda is first imported.
+SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
 _IMPORT_ERROR: str | None = None
 try:
     _numpy_shim()
     from numba import cuda  # numba-cuda (or the simulator under NUMBA_ENABLE_CUDASIM=1)
-    from numba import int64 as _nb_int64
 
-    from credsim.kernel.step import init_agent, pair_day
+    from numba.extending import register_jitable
+
+    from credsim.kernel import step as _step
+    from credsim.kernel.step import init_agent
+
+    # what numba.cuda actually loaded (the variable may have changed since its first import)
+    SIMULATOR = "simulator" in getattr(cuda.jit, "__module__", "")
 except Exception as err:  # noqa: BLE001 - any import failure means: no CUDA backend here
     cuda = None
     _IMPORT_ERROR = f"{type(err).__name__}: {err}".splitlines()[0]
 
-SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
+#: step.py functions declared ``register_jitable(inline="always")`` (numba-IR inlining, which the
+#: CPU kernel needs for speed). numba-cuda 0.30 cannot type such overloads (its typing of the
+#: inlined IR fails with "xor(omitted, omitted)"), so the CUDA driver compiles its own copies of
+#: them: same code objects, same source, other decorator (see :func:`_retarget`).
+INLINED_STEP_FUNCTIONS = ("agent_score", "agent_finish", "pair_day")
+
+
+def _retarget(module, names, decorate):
+    """Copies of ``module``'s functions ``names`` (their code objects, untouched) whose global
+    names resolve to each other's copies, each wrapped by ``decorate``; everything else they call
+    (``mix64``, ``listed_contacts``, layout constants) is the module's own object.
+
+    This keeps one source of the per-agent logic with one decorator per target: the CPU kernel
+    compiles the originals (IR-inlined), the CUDA kernel these copies (device functions that
+    NVVM inlines). Returns ``{name: copy}``."""
+    import types
+
+    env = dict(vars(module))
+    out = {}
+    for name in names:
+        fn = getattr(module, name)
+        fn = getattr(fn, "py_func", fn)  # register_jitable returns the Python function itself
+        copy = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
+        copy.__doc__, copy.__qualname__, copy.__module__ = fn.__doc__, fn.__qualname__, fn.__module__
+        out[name] = decorate(copy)
+    env.update(out)
+    return out
 
 
 if cuda is not None:
+    if SIMULATOR:  # plain Python: the copies run as they are
+        _dev = _retarget(_step, INLINED_STEP_FUNCTIONS, lambda f: f)
+    else:
+        try:
+            _device = cuda.jit(device=True, forceinline=True)
+        except TypeError:  # an older numba-cuda without forceinline: NVVM inlines small functions anyway
+            _device = cuda.jit(device=True)
+        _dev = _retarget(_step, INLINED_STEP_FUNCTIONS, _device)
+    pair_day = _dev["pair_day"]
 
-    @cuda.jit(device=True)
+    @register_jitable
     def _region_of(g, r, reg_start, reg_size):
         """Region of global agent g, searching forward from region r (r <= region of g)."""
         while g >= reg_start[r] + reg_size[r]:
@@ -111,8 +171,8 @@ if cuda is not None:
         ``out[n_cols + 2r]``/``out[n_cols + 2r + 1]`` region r's listed and ΣP."""
         tx = cuda.threadIdx.x
         nt = cuda.blockDim.x
-        sacc = cuda.shared.array(MAX_COLS, _nb_int64)
-        sreg = cuda.shared.array(2 * MAX_REGIONS, _nb_int64)
+        sacc = cuda.shared.array(MAX_COLS, np.int64)
+        sreg = cuda.shared.array(_MAX_REG2, np.int64)
         c = tx
         while c < n_cols:
             sacc[c] = _BIG if c == C_MIN_P else (_NEG_BIG if c == C_MAX_P else 0)
@@ -121,7 +181,7 @@ if cuda is not None:
         while c < 2 * n_reg:
             sreg[c] = 0
             c += nt
-        row = cuda.local.array(MAX_COLS, _nb_int64)
+        row = cuda.local.array(MAX_COLS, np.int64)
         for c in range(n_cols):
             row[c] = 0
         row[C_MIN_P] = _BIG
@@ -134,8 +194,8 @@ if cuda is not None:
         p = p0 + tx
         r = 0
         cur = -1  # region whose sums are in (n_l, s_p)
-        n_l = _nb_int64(0)
-        s_p = _nb_int64(0)
+        n_l = np.int64(0)
+        s_p = np.int64(0)
         while p < p1:
             ra = _region_of(2 * p, r, reg_start, reg_size)
             rb = ra
@@ -151,16 +211,16 @@ if cuda is not None:
                     cuda.atomic.add(sreg, 2 * cur, n_l)
                     cuda.atomic.add(sreg, 2 * cur + 1, s_p)
                 cur = ra
-                n_l = _nb_int64(0)
-                s_p = _nb_int64(0)
+                n_l = np.int64(0)
+                s_p = np.int64(0)
             n_l += bl_a
             s_p += pub_a
             if rb != cur:
                 cuda.atomic.add(sreg, 2 * cur, n_l)
                 cuda.atomic.add(sreg, 2 * cur + 1, s_p)
                 cur = rb
-                n_l = _nb_int64(0)
-                s_p = _nb_int64(0)
+                n_l = np.int64(0)
+                s_p = np.int64(0)
             n_l += bl_b
             s_p += pub_b
             p += nt
@@ -193,19 +253,41 @@ if cuda is not None:
             c += nt
 
 
-def kernel_signatures():
-    """Explicit numba signatures of the kernels as the backend launches them (for ``compile_ptx``)."""
-    from numba import types as T
+def kernel_signatures() -> dict:
+    """Explicit signatures of the kernels, as the backend launches them: ``name -> (kernel, sig)``.
 
-    a1 = lambda dt: T.Array(dt, 1, "C")  # noqa: E731
-    a2 = lambda dt: T.Array(dt, 2, "C")  # noqa: E731
-    i8 = T.int64
-    state = (a1(T.int16), a1(T.uint8), a1(T.uint16), a1(T.uint8))
-    day = (i8, i8, T.uint64, T.boolean, i8, i8, i8, i8, i8, *state, a1(T.uint8), a1(i8), a2(i8), a2(i8), a2(i8),
-           a1(i8), a1(i8), a2(i8), a1(i8))  # fmt: skip
-    init = (i8, i8, *state, i8, T.uint64, T.uint64, i8, i8)
-    reset = (a1(i8), i8)
+    For ``cuda.compile_ptx(kernel.py_func, sig)``, which compiles for a real GPU without one."""
+    state = "int16[::1], uint8[::1], uint16[::1], uint8[::1]"
+    day = (f"void(int64, int64, uint64, boolean, int64, int64, int64, int64, int64, {state}, uint8[::1], "
+           "int64[::1], int64[:, ::1], int64[:, ::1], int64[:, ::1], int64[::1], int64[::1], int64[:, ::1], int64[::1])")
+    init = f"void(int64, int64, {state}, int64, uint64, uint64, int64, int64)"
+    reset = "void(int64[::1], int64)"
     return {"day_kernel": (day_kernel, day), "init_kernel": (init_kernel, init), "reset_kernel": (reset_kernel, reset)}
+
+
+def compile_ptx(cc: tuple[int, int] = (9, 0)) -> dict[str, str]:
+    """PTX of the three kernels for compute capability ``cc``: proof that they type-check and lower
+    for a real GPU. Needs numba-cuda and libnvvm (a CUDA toolkit or the ``nvidia-nvvm`` wheel),
+    not a GPU. Without a GPU, numba-cuda asks the (absent) current device for its compute
+    capability when it compiles a device function; that one lookup is answered with ``cc``
+    for the duration of the call."""
+    if cuda is None:
+        raise CredsimError(f"backend: cuda is not available: {unavailable_reason()}")
+    if SIMULATOR:
+        raise CredsimError("backend: cuda: compile_ptx needs the real CUDA target (unset NUMBA_ENABLE_CUDASIM)")
+    import types
+
+    import numba.cuda.dispatcher as disp
+
+    saved = getattr(disp, "get_current_device", None)
+    patch = saved is not None and unavailable_reason() is not None
+    if patch:
+        disp.get_current_device = lambda: types.SimpleNamespace(compute_capability=cc)
+    try:
+        return {name: cuda.compile_ptx(k.py_func, sig, cc=cc)[0] for name, (k, sig) in kernel_signatures().items()}
+    finally:
+        if patch:
+            disp.get_current_device = saved
 
 
 def unavailable_reason() -> str | None:
@@ -220,6 +302,20 @@ def unavailable_reason() -> str | None:
     return None
 
 
+@contextmanager
+def _sim_switch_interval():
+    """Under the simulator, a short GIL switch interval while kernels run (see SIM_SWITCH_INTERVAL_S)."""
+    if not SIMULATOR:
+        yield
+        return
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(SIM_SWITCH_INTERVAL_S)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)
+
+
 def _i64(x) -> np.int64:
     return np.int64(int(x))
 
@@ -229,8 +325,12 @@ class CudaBackend:
 
     name = "cuda"
     bytes_per_agent = STATE_BYTES_PER_AGENT
+    regs_per_thread: int | None = None
 
-    def __init__(self, plan, lo: int = 0, hi: int | None = None, threads: int | None = None):
+    def __init__(self, plan, lo: int = 0, hi: int | None = None, threads: int | None = None, *,
+                 threads_per_block: int | None = None, waves: int | None = None):  # fmt: skip
+        """``threads`` is accepted for interface parity with CpuBackend and ignored;
+        ``threads_per_block`` and ``waves`` tune the launch (defaults THREADS_PER_BLOCK, WAVES)."""
         reason = unavailable_reason()
         if reason is not None:
             raise CredsimError(f"backend: cuda is not available: {reason}")
@@ -250,19 +350,19 @@ class CudaBackend:
             raise CredsimError(f"backend: cuda needs 0 <= lo < hi <= N with lo even, got lo={lo}, hi={self.hi}")
         n_local = self.hi - self.lo
         self.n_pairs = (self.hi + 1) // 2 - self.lo // 2
+        self.waves = waves or WAVES
         if SIMULATOR:
-            self.tpb = SIM_THREADS_PER_BLOCK
-            n_blocks = -(-self.n_pairs // (self.tpb * 4))
+            self.tpb = threads_per_block or SIM_THREADS_PER_BLOCK
+            self._set_grid(-(-self.n_pairs // (self.tpb * SIM_PAIRS_PER_THREAD)))
         else:
-            self.tpb = THREADS_PER_BLOCK
+            self.tpb = threads_per_block or THREADS_PER_BLOCK
             try:
                 n_sm = cuda.get_current_device().MULTIPROCESSOR_COUNT
             except Exception:  # noqa: BLE001
                 n_sm = 132
-            n_blocks = min(-(-self.n_pairs // self.tpb), n_sm * BLOCKS_PER_SM)
-        per_block = -(-self.n_pairs // n_blocks)
-        self.pairs_per_block = -(-per_block // self.tpb) * self.tpb  # aligned: coalesced warps
-        self.n_blocks = -(-self.n_pairs // self.pairs_per_block)
+            self._set_grid(n_sm * BLOCKS_PER_SM)  # refined from the kernel's occupancy in init()
+        if self.tpb % 32 or not 32 <= self.tpb <= 1024:
+            raise CredsimError(f"backend: cuda threads per block must be a multiple of 32 in 32..1024, got {self.tpb}")
         lay = plan.layout
         self.n_cols = plan.n_cols
         self.n_reg = lay.n_regions
@@ -297,6 +397,24 @@ class CudaBackend:
         except Exception as err:  # noqa: BLE001 - out of memory, driver trouble: one line
             raise CredsimError(f"backend: cuda allocation failed ({type(err).__name__}: {str(err).splitlines()[0]})")
 
+    def _set_grid(self, n_blocks: int) -> None:
+        """Split the pairs into at most ``n_blocks`` equal block ranges, each a multiple of the block size."""
+        n_blocks = max(1, min(n_blocks, -(-self.n_pairs // self.tpb)))
+        per_block = -(-self.n_pairs // n_blocks)
+        self.pairs_per_block = -(-per_block // self.tpb) * self.tpb  # aligned: coalesced warps
+        self.n_blocks = -(-self.n_pairs // self.pairs_per_block)
+
+    def _occupancy_grid(self) -> None:
+        """After compilation: WAVES x (blocks resident at once on the whole GPU)."""
+        try:
+            kernel = next(iter(day_kernel.overloads.values()))
+            wave = int(kernel.max_cooperative_grid_blocks(self.tpb))
+            self.regs_per_thread = int(kernel.regs_per_thread)
+        except Exception:  # noqa: BLE001 - keep the fallback grid
+            return
+        if wave > 0:
+            self._set_grid(wave * self.waves)
+
     @property
     def device_bytes(self) -> int:
         """Device bytes held by this backend (state plus the small tables and the output row)."""
@@ -312,12 +430,15 @@ class CudaBackend:
         blocks = max(1, min(-(-n_local // self.tpb), 65535 if SIMULATOR else 1 << 20))
         if SIMULATOR:
             blocks = max(1, min(blocks, 8))
-        init_kernel[blocks, self.tpb](
-            _i64(self.lo), _i64(self.hi), s["own"], s["flags"], s["since"], s["stress"], _i64(p.scenario.score.start),
-            np.uint64(p.root1), np.uint64(p.root2), _i64(p.married_thr), _i64(p.n),
-        )  # fmt: skip
-        self._launch(0, 0, 0, False, None, self.lo)  # compiles; lo == hi: no pair is touched
+        with _sim_switch_interval():
+            init_kernel[blocks, self.tpb](
+                _i64(self.lo), _i64(self.hi), s["own"], s["flags"], s["since"], s["stress"],
+                _i64(p.scenario.score.start), np.uint64(p.root1), np.uint64(p.root2), _i64(p.married_thr), _i64(p.n),
+            )  # fmt: skip
+            self._launch(0, 0, 0, False, None, self.lo)  # compiles; hi == lo: no pair is touched
         cuda.synchronize()
+        if not SIMULATOR:
+            self._occupancy_grid()
 
     def _launch(self, t, threshold, key, hist_on, halo, hi) -> None:
         p = self.plan
@@ -341,7 +462,8 @@ class CudaBackend:
                 self._halo_size = halo.size
             self.d_halo_full.copy_to_device(np.ascontiguousarray(halo, np.uint8))
             d_halo = self.d_halo_full
-        self._launch(t, threshold, key, hist_on, d_halo, self.hi)
+        with _sim_switch_interval():
+            self._launch(t, threshold, key, hist_on, d_halo, self.hi)
         self.d_out.copy_to_host(self.h_out)  # the day's one device-to-host copy (synchronises)
         out = np.array(self.h_out, np.int64)
         return out[: self.n_cols], out[self.n_cols :].reshape(-1, 2)
@@ -349,3 +471,11 @@ class CudaBackend:
     def state(self) -> dict[str, np.ndarray]:
         """Host copies of the state arrays by name (for checkpoints and tests)."""
         return {k: a.copy_to_host() for k, a in self.d_state.items()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Replace the device state with saved arrays (same names, dtypes and length), e.g. from a checkpoint."""
+        for name, arr in self.d_state.items():
+            src = np.ascontiguousarray(state[name])
+            if src.shape != arr.shape or src.dtype != arr.dtype:
+                raise ValueError(f"state {name}: expected {arr.dtype}{arr.shape}, got {src.dtype}{src.shape}")
+            arr.copy_to_device(src)
