@@ -1,0 +1,311 @@
+"""The Ray backend and sweeps: exact for every shard count, no hang when a shard dies, sweeps stored
+and summarised. One local Ray session (2 CPUs) serves the whole module."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import CASES, GOLDEN, scenario_path
+
+from credsim import simulate
+from credsim.errors import CredsimError
+from credsim.kernel.hash import day_key
+from credsim.kernel.layout import IP_K2
+from credsim.plan import compile_plan
+from credsim.scenario import load
+
+ray = pytest.importorskip("ray")
+
+from credsim.distributed.ray_backend import (
+    RayBackend,
+    exchange_plan,
+    needed_intervals,
+    shard_bounds,
+    shutdown_pool,
+)
+from credsim.distributed.sweep import parse_vary, run_sweep, t975, t_interval
+
+SHARDS = (1, 2, 3, 7)
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """A local Ray instance for this module only (never a cluster named by $RAY_ADDRESS)."""
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        shutdown_pool()
+        ray.shutdown()
+
+
+def _plan(scenario: str, n: int, seed: int = 1):
+    _, sc = load(scenario_path(scenario))
+    return compile_plan(sc, n, seed)
+
+
+# --- partition and exchange plan (no Ray) ----------------------------------------------------------
+
+
+def test_shard_bounds_are_byte_and_pair_aligned():
+    for n in (1, 7, 37, 1001, 10_000, 123_457):
+        for k in (1, 2, 3, 7, 64):
+            b = shard_bounds(n, k)
+            assert b[0] == 0 and b[-1] == n and all(x < y for x, y in itertools.pairwise(b))
+            assert all(x % 8 == 0 for x in b[1:-1]) and len(b) - 1 <= k
+    assert shard_bounds(37, 7) == [0, 8, 16, 24, 37]  # empty shards dropped
+
+
+@pytest.mark.parametrize("scenario,n,k", [("edge", 1001, 7), ("essay", 10_000, 3), ("essay", 3_000_000, 5),
+                                          ("edge", 4_000_000, 3)])  # fmt: skip
+def test_halo_covers_every_foreign_contact(scenario, n, k):
+    """Every contact a shard's agents have outside the shard is in its needed set (brute force over
+    every agent and offset, MODEL.md §2), and the links ship exactly the needed bytes."""
+    plan = _plan(scenario, n)
+    lay = plan.layout
+    k2 = int(plan.ip[IP_K2])
+    bounds = shard_bounds(n, k)
+    xp = exchange_plan(plan, bounds)
+    for d in range(len(bounds) - 1):
+        lo, hi = bounds[d], bounds[d + 1]
+        ivs = needed_intervals(plan, lo, hi)
+        starts = np.array([b for b, _ in ivs], np.int64)
+        ends = np.array([e for _, e in ivs], np.int64)
+        step = max(1, (hi - lo) // 20_000)  # every agent at small n; a dense sample plus both edges at large n
+        agents = np.unique(np.concatenate([np.arange(lo, hi, step), np.arange(lo, min(hi, lo + 3000)),
+                                           np.arange(max(lo, hi - 3000), hi)]))  # fmt: skip
+        region = np.searchsorted(lay.starts + lay.sizes, agents, side="right")
+        s, size = lay.starts[region], lay.sizes[region]
+        for j in range(k2):
+            a = plan.amod[region, j]
+            for c in (s + (agents - s + a) % size, s + (agents - s - a) % size):
+                foreign = c[(c < lo) | (c >= hi)]
+                pos = np.searchsorted(starts, foreign, side="right") - 1
+                assert (pos >= 0).all() and (foreign < ends[pos]).all(), f"shard {d} misses a contact"
+        shipped = sorted(r for i in xp.ins[d] for r in xp.links[i][2])
+        need_bytes = {b for lo_, hi_ in ivs for b in range(lo_ >> 3, ((hi_ - 1) >> 3) + 1)} if n < 20_000 else None
+        if need_bytes is not None:
+            assert {b for x, y in shipped for b in range(x, y)} == need_bytes
+
+
+def test_no_association_no_exchange():
+    assert exchange_plan(_plan("baseline", 10_000), shard_bounds(10_000, 7)).bytes_per_day == 0
+    big = exchange_plan(_plan("essay", 10**8), shard_bounds(10**8, 4))
+    # regions far larger than the offsets: per cut and direction, at most the ids within max a_j < 2^20
+    # of the cut, plus as many for the region's wrapped end: 2 x 2^20 bits
+    cuts = 3
+    assert 0 < big.bytes_per_day <= cuts * 2 * 2 * (1 << 20) // 8
+
+
+# --- exactness ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_identical_for_every_shard_count(ray_session, case, tmp_path):
+    c = CASES[case]
+    want_daily = (GOLDEN / f"{case}.daily.csv").read_bytes()
+    want_regions = (GOLDEN / f"{case}.regions.csv").read_bytes()
+    for k in SHARDS:
+        r = simulate(scenario_path(c["scenario"]), c["population"], c["days"], c["seed"], backend="ray", shards=k)
+        out = r.write_dir(tmp_path / f"k{k}", parquet=False)
+        assert (out / "daily.csv").read_bytes() == want_daily, f"{case}, {k} shards: daily.csv differs"
+        assert (out / "regions.csv").read_bytes() == want_regions, f"{case}, {k} shards: regions.csv differs"
+
+
+def test_histogram_and_state_round_trip_across_shard_counts(ray_session):
+    """state() gathers the population in id order; load_state() into another shard count continues
+    exactly (what a checkpoint and `credsim resume` rely on); histograms reduce exactly too."""
+    from credsim.engine import run_plan
+    from credsim.kernel.backend import CpuBackend
+    from credsim.plan import Histogram
+
+    _, sc = load(scenario_path("edge"))
+    plan = compile_plan(sc, 1001, 7, Histogram(9, 5))
+    want = run_plan(plan, 20, "cpu")
+    got = run_plan(plan, 20, "ray", shards=3)
+    assert np.array_equal(want.daily, got.daily) and np.array_equal(want.hist, got.hist)
+
+    cpu, rb = CpuBackend(plan), RayBackend(plan, shards=3)
+    cpu.init()
+    rb.init()
+    total = plan.scenario.score.start * plan.n
+    for t in range(1, 9):
+        thr = plan.threshold(total)
+        row, reg = cpu.day(t, thr, day_key(plan.seed, t), False)
+        row2, reg2 = rb.day(t, thr, day_key(plan.seed, t), False)
+        assert np.array_equal(row, row2) and np.array_equal(reg, reg2)
+        total = int(row[0])
+    st = rb.state()
+    for name, arr in cpu.state().items():
+        assert np.array_equal(arr, st[name]), name
+    rb.close()
+    rb7 = RayBackend(plan, shards=7)
+    rb7.init()
+    rb7.load_state(st)
+    for t in range(9, 15):
+        thr = plan.threshold(total)
+        row, _ = cpu.day(t, thr, day_key(plan.seed, t), False)
+        row2, _ = rb7.day(t, thr, day_key(plan.seed, t), False)
+        assert np.array_equal(row, row2), t
+        total = int(row[0])
+    with pytest.raises(ValueError, match="own"):
+        rb7.load_state({**st, "own": st["own"][:-1]})
+    rb7.close()
+
+
+def test_bad_shard_count(ray_session):
+    with pytest.raises(CredsimError, match="shards"):
+        simulate("essay", 100, 2, backend="ray", shards=0)
+
+
+# --- failure: a dead shard fails the run, fast ------------------------------------------------------
+
+
+def test_killed_shard_fails_with_its_name_and_day(ray_session):
+    plan = _plan("essay", 10_000)
+    be = RayBackend(plan, shards=3)
+    be.init()
+    total = plan.scenario.score.start * plan.n
+    t0 = time.monotonic()
+    with pytest.raises(CredsimError) as info:
+        for t in range(1, 30):
+            if t == 3:
+                ray.kill(be.actors[1])
+            row, _ = be.day(t, plan.threshold(total), day_key(plan.seed, t), False)
+            total = int(row[0])
+    msg = str(info.value)
+    assert "shard 1 of 3 (agents 3328..6663" in msg and "died on day" in msg and "\n" not in msg
+    assert int(msg.split("died on day ")[1].split(":")[0]) >= 3
+    assert time.monotonic() - t0 < 30
+
+
+def test_shard_killed_during_a_day_never_hangs(ray_session):
+    plan = _plan("essay", 2_000_000)
+    be = RayBackend(plan, shards=2)
+    be.init()
+    be.day(1, 1000, day_key(1, 1), False)
+    timer = threading.Timer(0.05, lambda: ray.kill(be.actors[0]))
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(CredsimError, match=r"shard 0 of 2 .* died on day \d+"):
+        for t in range(2, 400):
+            be.day(t, 1000, day_key(1, t), False)
+    timer.join()
+    assert time.monotonic() - t0 < 30
+
+
+def test_silent_shard_times_out(ray_session):
+    plan = _plan("essay", 1000)
+    be = RayBackend(plan, shards=2, timeout_s=0.5)
+    be.init()
+    be.actors[1].__ray_call__.remote(lambda self: time.sleep(5))  # busy: the next call queues behind it
+    with pytest.raises(CredsimError, match=r"shard 1 of 2 .* did not answer on day 1 within"):
+        be.day(1, 1000, day_key(1, 1), False)
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def test_cli_run_sharded_docks(cli, ray_session, tmp_path):
+    c = CASES["edge-1001"]
+    out = tmp_path / "edge"
+    proc = cli("run", str(scenario_path("edge")), "--population", str(c["population"]), "--days", str(c["days"]),
+               "--seed", str(c["seed"]), "--out", str(out), "--quiet", "--backend", "ray", "--shards", "3",
+               env={"RAY_ADDRESS": ray_session})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "daily.csv").read_bytes() == (GOLDEN / "edge-1001.daily.csv").read_bytes()
+    assert (out / "regions.csv").read_bytes() == (GOLDEN / "edge-1001.regions.csv").read_bytes()
+
+
+def test_cli_shards_need_ray_backend(cli, tmp_path):
+    proc = cli("run", "essay", "-n", "100", "-d", "2", "--out", str(tmp_path / "x"), "--shards", "2")
+    assert proc.returncode == 2 and "needs --backend ray" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+# --- sweeps ----------------------------------------------------------------------------------------
+
+
+def test_t_interval():
+    assert t975(1) == pytest.approx(12.7062, abs=1e-4) and t975(40) == pytest.approx(2.02108, abs=1e-4)
+    assert t975(200) == pytest.approx(1.97190, abs=1e-4)
+    mean, _, hi, n = t_interval([1.0, 2.0, 3.0, math.nan])
+    assert (mean, n) == (2.0, 3) and hi - mean == pytest.approx(4.302653 / math.sqrt(3))
+    assert t_interval([5.0])[:3] == (5.0, 5.0, 5.0)
+
+
+@pytest.mark.parametrize(
+    "spec,match",
+    [
+        ("score.nope=1,2", "unknown field 'score.nope'"),
+        ("nothing.x=1", "unknown field 'nothing.x'"),
+        ("channel.nobody.detect=0.5", "no channel named 'nobody'"),
+        ("score.spouse_weight=3,x", "expected an integer, got 'x'"),
+        ("channel.public_misconduct.detect=0.5,2", "detect"),
+        ("score.spouse_weight", "FIELD=V1"),
+        ("population.regions=nowhere", "population.regions"),
+    ],
+)
+def test_bad_vary_is_one_line_exit_2(cli, spec, match, tmp_path):
+    proc = cli("sweep", "essay", "--vary", spec, "--seeds", "2", "-n", "100", "-d", "2",
+               "--catalog", str(tmp_path / "c.duckdb"), env={"RAY_ADDRESS": "127.0.0.1:1"})  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert match in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "c.duckdb").exists()
+
+
+def test_parse_vary_types():
+    _, sc = load("essay")
+    assert parse_vary("score.spouse_weight=0,3", sc).values == [0, 3]
+    assert parse_vary("channel.public_misconduct.detect=0.25,1", sc).values == [0.25, 1.0]
+    assert parse_vary("channel.court_default.forces_blacklist=false,true", sc).values == [False, True]
+
+
+def test_sweep_runs_stores_and_summarises(ray_session, tmp_path):
+    from credsim.results.scorecard import scorecard
+    from credsim.results.store import Catalog
+
+    cat = Catalog(tmp_path / "runs.duckdb")
+    seen = []
+    sw = run_sweep("essay", ["score.spouse_weight=0,6"], 2, 3000, 15, catalog=cat,
+                   on_result=lambda done, total, label: seen.append((done, total)))  # fmt: skip
+    assert len(sw.points) == 2 and sw.seeds == [1, 2]
+    assert seen[-1] == (6, 6)  # 2 points × 2 seeds + baseline × 2 seeds
+    assert len(cat.runs()) == 6
+    # one cell recomputed serially: the same scorecard
+    _, sc = load("essay")
+    from credsim.distributed.sweep import apply
+
+    mine = simulate(apply(sc, {"score.spouse_weight": 6}), 3000, 15, 2)
+    base = simulate("baseline", 3000, 15, 2)
+    want = scorecard(mine.daily, mine.scenario, base.daily, 3000)
+    assert sw.cards[(1, 2)] == pytest.approx(want, nan_ok=True)
+    cell = sw.summary[1]["ever_listed_pct"]
+    vals = [sw.cards[(1, s)]["ever_listed_pct"] for s in (1, 2)]
+    assert cell["mean"] == pytest.approx(sum(vals) / 2) and cell["n"] == 2 and cell["lo"] <= cell["mean"] <= cell["hi"]
+    # spouse pull moves spillover (direction, STYLE.md §10): none without a spouse weight
+    assert sw.summary[0]["spillover_pct_of_listed"]["mean"] == 0.0
+    assert sw.summary[1]["spillover_pct_of_listed"]["mean"] > 0.0
+    # a second sweep reuses every stored run
+    again = run_sweep("essay", ["score.spouse_weight=0,6"], 2, 3000, 15, catalog=cat)
+    assert again.reused == 6
+    for key, card in sw.cards.items():
+        assert again.cards[key] == pytest.approx(card, nan_ok=True)
+
+
+def test_cli_sweep_json(cli, ray_session, tmp_path):
+    proc = cli("sweep", "essay", "--vary", "channel.public_misconduct.detect=0.2,0.9", "--seeds", "2", "-n", "2000",
+               "-d", "10", "--catalog", str(tmp_path / "c.duckdb"), "--json", env={"RAY_ADDRESS": ray_session})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [p["vary"] for p in doc["points"]] == [{"channel.public_misconduct.detect": 0.2},
+                                                 {"channel.public_misconduct.detect": 0.9}]  # fmt: skip
+    assert all(len(p["runs"]) == 2 and all(p["runs"].values()) for p in doc["points"])
+    assert "Student t" in doc["interval"]
