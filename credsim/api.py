@@ -72,6 +72,8 @@ def simulate(
     hist_every: int = 1,
     name: str | None = None,
     on_day: Callable[[int, int], None] | None = None,
+    checkpoint=None,
+    resume_from=None,
 ) -> RunResult:
     """Run a scenario and return its tables.
 
@@ -83,6 +85,8 @@ def simulate(
     seed : 0..2^64-1; the same seed gives the same integers on every backend and thread count.
     backend : ``"cpu"`` (all cores), ``"cuda"`` or ``"ray"`` (``shards`` actors).
     hist_bins : if > 0, also count public scores in this many fixed-width bins every ``hist_every`` days.
+    checkpoint, resume_from : save snapshots as the run goes / continue from one
+        (see :func:`credsim.engine.run_plan` and :mod:`credsim.reliability.checkpoint`).
     """
     n = parse_count(population)
     if isinstance(days, bool) or not isinstance(days, int):
@@ -95,5 +99,6 @@ def simulate(
     run_name, sc = resolve(scenario, name)
     plan = compile_plan(sc, n, seed, Histogram(hist_bins, hist_every))
     timing = Timing()
-    tables = run_plan(plan, days, backend, threads=threads, shards=shards, on_day=on_day, timing=timing)
+    tables = run_plan(plan, days, backend, threads=threads, shards=shards, on_day=on_day, timing=timing,
+                      checkpoint=checkpoint, resume_from=resume_from)  # fmt: skip
     return RunResult(run_name, sc, n, days, seed, backend, tables, timing, hist_every=hist_every)

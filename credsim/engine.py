@@ -38,6 +38,23 @@ class Tables:
 
 
 @dataclass
+class Snapshot:
+    """A run at the end of ``day``: all it needs to continue exactly (what a checkpoint holds).
+
+    ``state`` is the backend's ``.state()`` (full-population arrays by name); the tables hold
+    rows for days 1..day only (``hist``: the histogram rows of hist days up to ``day``).
+    """
+
+    day: int
+    sum_prev: int
+    state: dict[str, np.ndarray]
+    daily: np.ndarray
+    regions: np.ndarray
+    hist: np.ndarray | None
+    loop_s: float = 0.0
+
+
+@dataclass
 class Timing:
     """Seconds spent: set-up (allocation, init, compile) and the day loop."""
 
@@ -71,7 +88,10 @@ def check_fits(n: int, backend: str) -> None:
 def make_backend(plan: Plan, backend: str, threads: int | None = None, shards: int = 1):
     """Instantiate a backend for the whole population."""
     if backend == "ray":
-        from credsim.distributed.ray_backend import RayBackend
+        try:
+            from credsim.distributed.ray_backend import RayBackend
+        except ImportError as err:
+            raise CredsimError(f"backend: ray is not available: {err}") from None
 
         return RayBackend(plan, shards=shards)
     if backend == "cpu":
@@ -85,6 +105,11 @@ def make_backend(plan: Plan, backend: str, threads: int | None = None, shards: i
     raise CredsimError(f"backend: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
 
 
+def histogram_days(plan: Plan, days: int) -> list[int]:
+    """The days whose public-score histogram is counted: every ``hist.every`` days and the last."""
+    return [t for t in range(1, days + 1) if plan.hist.bins and (t % plan.hist.every == 0 or t == days)]
+
+
 def run_plan(
     plan: Plan,
     days: int,
@@ -94,8 +119,15 @@ def run_plan(
     shards: int = 1,
     on_day: Callable[[int, int], None] | None = None,
     timing: Timing | None = None,
+    checkpoint=None,
+    resume_from: Snapshot | None = None,
 ) -> Tables:
-    """Run days 1..days of a compiled plan and collect the tables (MODEL.md §5)."""
+    """Run days 1..days of a compiled plan and collect the tables (MODEL.md §5).
+
+    ``checkpoint`` (see :mod:`credsim.reliability.checkpoint`) is asked ``due(t)`` after each day
+    and, when due, given a :class:`Snapshot` to ``save`` (it may raise to stop the run there).
+    ``resume_from`` continues a run from a snapshot: the tables are those of an uninterrupted run.
+    """
     if not 1 <= days <= MAX_DAYS:
         raise CredsimError(f"days: must be in 1..{MAX_DAYS}, got {days}")
     check_fits(plan.n, backend)
@@ -106,13 +138,22 @@ def run_plan(
     cols = ["day", "threshold", *plan.columns]
     daily = np.zeros((days, len(cols)), np.int64)
     regions = np.zeros((days, lay.n_regions, 2), np.int64)
-    hist_days = [t for t in range(1, days + 1) if plan.hist.bins and (t % plan.hist.every == 0 or t == days)]
+    hist_days = histogram_days(plan, days)
     hist = np.zeros((len(hist_days), plan.hist.bins), np.int64) if plan.hist.bins else None
     base = len(plan.columns)
     sum_prev = plan.scenario.score.start * plan.n
+    start, hi, loop_before = 1, 0, 0.0
+    if resume_from is not None:
+        snap = resume_from
+        be.load_state(snap.state)
+        start, sum_prev, loop_before = snap.day + 1, snap.sum_prev, snap.loop_s
+        daily[: snap.day] = snap.daily
+        regions[: snap.day] = snap.regions
+        if hist is not None and snap.hist is not None:
+            hi = len(snap.hist)
+            hist[:hi] = snap.hist
     t1 = time.perf_counter()
-    hi = 0
-    for t in range(1, days + 1):
+    for t in range(start, days + 1):
         threshold = plan.threshold(sum_prev)
         hist_on = bool(hist_days) and hi < len(hist_days) and hist_days[hi] == t
         row, reg = be.day(t, threshold, day_key(plan.seed, t), hist_on)
@@ -126,9 +167,13 @@ def run_plan(
         sum_prev = int(row[C_SUM_P])
         if on_day is not None:
             on_day(t, days)
+        if checkpoint is not None and checkpoint.due(t):
+            part_hist = None if hist is None else hist[:hi]
+            loop_s = loop_before + time.perf_counter() - t1
+            checkpoint.save(Snapshot(t, sum_prev, be.state(), daily[:t], regions[:t], part_hist, loop_s))
     t2 = time.perf_counter()
     if timing is not None:
-        timing.setup_s, timing.loop_s = t1 - t0, t2 - t1
+        timing.setup_s, timing.loop_s = t1 - t0, loop_before + t2 - t1
     lo, width = plan.hist.edges(plan.scenario) if plan.hist.bins else (0, 1)
     return Tables(cols, daily, regions, lay.names, hist_days, hist, lo, width)
 
