@@ -10,8 +10,16 @@ from credsim.errors import CredsimError
 from credsim.results.run import RunResult
 from credsim.results.scorecard import check_comparable, scorecard, verdict
 from credsim.results.store import Catalog
+from credsim.scenario import Scenario
 
 BASELINE = "baseline"
+
+
+def _resolve(spec) -> tuple[str, Scenario]:
+    """Like :func:`resolve`, and also accepts a ``(name, Scenario)`` pair (a Scenario alone is "custom")."""
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], Scenario):
+        return resolve(spec[1], spec[0])
+    return resolve(spec)
 
 
 @dataclass
@@ -37,7 +45,7 @@ def run_or_reuse(
     hist_bins: int = 0, hist_every: int = 1, progress: Callable | None = None, reuse: bool = True,
 ) -> tuple[RunResult, bool]:  # fmt: skip
     """A stored run with the same inputs and code version, else a fresh run (stored)."""
-    name, sc = resolve(spec)
+    name, sc = _resolve(spec)
     if catalog is not None and reuse:
         found = catalog.find(sc, population, days, seed, hist_bins, hist_every)
         if found:
@@ -53,11 +61,14 @@ def run_or_reuse(
 
 
 def compare(
-    specs: list[str], population, days, seed, *, baseline: str = BASELINE, catalog: Catalog | None = None,
+    specs: list, population, days, seed, *, baseline: str = BASELINE, catalog: Catalog | None = None,
     backend: str = "cpu", hist_bins: int = 400, hist_every: int | None = None, progress: Callable | None = None,
     reuse: bool = True,
 ) -> Comparison:  # fmt: skip
-    """Run (or reuse) the baseline and every scenario, and score each against the baseline."""
+    """Run (or reuse) the baseline and every scenario, and score each against the baseline.
+
+    A spec is a preset name, a TOML path, a Scenario (named "custom") or a ``(name, Scenario)`` pair.
+    """
     n = parse_count(population)
     d = parse_count(days, "days")
     s = parse_seed(seed)
@@ -66,7 +77,7 @@ def compare(
     base_name, base_sc = resolve(baseline)
     entries = [(baseline, base_name, base_sc)]
     for spec in specs:
-        name, sc = resolve(spec)
+        name, sc = _resolve(spec)
         if name == base_name:
             continue
         if any(name == e[1] for e in entries):

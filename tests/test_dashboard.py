@@ -1,0 +1,353 @@
+"""The web dashboard (`credsim serve`): its JSON API, its safety rules, and the page end to end in
+headless Chromium (Debian's /usr/bin/chromium driven by Playwright, as in test_report.py).
+
+Screenshots go to artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from credsim.dashboard import make_server
+from credsim.dashboard.server import MAX_POPULATION, form_spec
+from credsim.errors import ScenarioError
+from credsim.scenario import Scenario, canonical_toml, from_dict, load
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = os.environ.get("CREDSIM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+N, DAYS = "2e4", "30"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = make_server("127.0.0.1", 0, catalog=tmp_path_factory.mktemp("dash") / "runs.duckdb")
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def call(srv, method: str, path: str, body=None, *, raw: bool = False, headers: dict | None = None):
+    """(status, parsed JSON or bytes, headers) of one request to the test server."""
+    data = None if body is None else (body if raw else json.dumps(body).encode())
+    req = urllib.request.Request(srv.url.rstrip("/") + path, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as res:
+            status, payload, hdrs = res.status, res.read(), res.headers
+    except urllib.error.HTTPError as err:
+        status, payload, hdrs = err.code, err.read(), err.headers
+    if hdrs.get("Content-Type", "").startswith("application/json"):
+        payload = json.loads(payload)
+    return status, payload, hdrs
+
+
+def essay() -> dict:
+    return load("essay")[1].model_dump(mode="json")
+
+
+def body(scenario=None, **run) -> dict:
+    return {"scenario": scenario or essay(), "name": "essay", "baseline": "baseline", "population": N, "days": DAYS,
+            "seed": "1", **run}  # fmt: skip
+
+
+def wait_job(srv, job_id: int, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, job, _ = call(srv, "GET", f"/api/jobs/{job_id}")
+        if job["state"] in ("done", "error"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+# -- API, no browser ------------------------------------------------------------------------------------
+
+
+def test_form_is_built_from_the_model():
+    spec = form_spec()
+    sections = {s["key"]: s for s in spec["sections"]}
+    assert list(sections) == list(Scenario.model_fields)
+    for key, section in sections.items():
+        model = Scenario.model_fields[key].annotation
+        model = model.__args__[0] if section["list"] else model
+        assert {f["key"] for f in section["fields"]} == set(model.model_fields), key
+        for f in section["fields"]:
+            assert f["description"] == model.model_fields[f["key"]].description, f["path"]
+    fields = {f["path"]: f for s in spec["sections"] for f in s["fields"]}
+    assert fields["score.spouse_weight"]["min"] == 0 and fields["score.spouse_weight"]["max"] == 10
+    assert fields["blacklist.mode"]["options"] == ["absolute", "below_mean"]
+    assert fields["blacklist.value"]["nullable"]
+    for path in ("score.spouse_weight", "blacklist.mode", "blacklist.offset", "blacklist.value",
+                 "score.association_penalty", "score.association_rate", "channel.detect", "channel.false_rate",
+                 "channel.points", "activity.deny_blacklisted", "activity.min_score"):  # fmt: skip
+        assert fields[path]["key_field"] and not fields[path]["read_only"], path
+    assert spec["limits"]["population"] == MAX_POPULATION == 10**7
+
+
+@pytest.mark.parametrize(
+    "path, value",
+    [("score.spouse_weight", 11), ("channel[1].detect", "x"), ("stress.burden", 256), ("population.contacts", 3),
+     ("activity[0].min_score", 1.5), ("channel[0].name", "Bad Name")],
+)  # fmt: skip
+def test_validation_is_the_clis(server, path, value):
+    """Each bad value is reported on its field, with the loader's own message, and nothing runs."""
+    data = essay()
+    section, rest = path.split(".", 1) if "[" not in path.split(".")[0] else (path, "")
+    m = re.match(r"(\w+)\[(\d+)\]\.(\w+)", path)
+    if m:
+        data[m[1]][int(m[2])][m[3]] = value
+    else:
+        data[section][rest] = value
+    with pytest.raises(ScenarioError) as cli_err:
+        from_dict(data, "x")
+    expected = str(cli_err.value).removeprefix("x: ")
+    status, answer, _ = call(server, "POST", "/api/validate", body(data))
+    assert status == 200 and not answer["ok"]
+    first = answer["errors"][0]
+    assert expected.startswith(f"{first['field']}: {first['message']}"), (expected, first)
+    before = call(server, "GET", "/api/status")[1]["started_runs"]
+    status, answer, _ = call(server, "POST", "/api/run", body(data))
+    assert status == 200 and not answer["ok"] and answer["errors"][0]["field"] == path and "job" not in answer
+    assert call(server, "GET", "/api/status")[1] == {"busy": False, "job": None, "started_runs": before}
+
+
+def test_run_settings_are_checked(server):
+    status, answer, _ = call(server, "POST", "/api/validate",
+                             body(population="2e7", days="0", seed="-1", name="Bad name", baseline="nope"))  # fmt: skip
+    fields = {e["field"]: e["message"] for e in answer["errors"]}
+    assert set(fields) == {"run.population", "run.days", "run.seed", "run.name", "run.baseline"}
+    assert "10,000,000" in fields["run.population"]
+    # a cross-field rule is put on the field it names
+    data = essay()
+    data["blacklist"]["mode"] = "absolute"
+    answer = call(server, "POST", "/api/validate", body(data))[1]
+    assert answer["errors"] == [{"field": "blacklist.value", "message": "mode 'absolute' needs blacklist.value"}]
+    # the baseline must share the scenario's channels; an edited scenario cannot take the baseline's name
+    answer = call(server, "POST", "/api/validate", body(baseline="court-defaulters-baseline"))[1]
+    assert answer["errors"][0]["field"] == "run.baseline" and "channels" in answer["errors"][0]["message"]
+    edited = load("baseline")[1].model_dump(mode="json")
+    edited["score"]["spouse_weight"] = 5
+    answer = call(server, "POST", "/api/validate", body(edited, name="baseline"))[1]
+    assert answer["errors"][0]["field"] == "run.name"
+
+
+def test_run_progress_result_and_downloads(server, monkeypatch):
+    status, answer, _ = call(server, "POST", "/api/run", body())
+    assert status == 202
+    busy = call(server, "POST", "/api/run", body())
+    assert busy[0] == 409 and "already in progress" in busy[1]["error"]
+    job = wait_job(server, answer["job"]["id"])
+    assert job["state"] == "done", job["message"]
+    result = job["result"]
+    assert [r["label"] for r in result["runs"]] == ["baseline", "essay"]
+    assert result["scorecard"]["columns"] == ["baseline", "essay"]
+    assert [c["key"] for c in result["charts"]][:2] == ["listed", "distribution"]
+    assert "essay" in result["verdicts"]
+    # the catalog now lists both runs; their tables download as CSV and Parquet
+    runs = call(server, "GET", "/api/runs")[1]["runs"]
+    essay_id = next(r["run_id"] for r in runs if r["name"] == "essay")
+    status, csv, headers = call(server, "GET", f"/api/download?run={essay_id}&table=daily&format=csv")
+    stored = server.app.catalog.load(essay_id)
+    from credsim.results.run import csv_text
+
+    assert status == 200 and csv == csv_text(stored.tables.columns, stored.tables.daily).encode()
+    assert f'filename="{essay_id}-daily.csv"' in headers["Content-Disposition"]
+    import io
+
+    import pyarrow.parquet as pq
+
+    status, parquet, _ = call(server, "GET", f"/api/download?run={essay_id}&table=regions&format=parquet")
+    assert status == 200 and pq.read_table(io.BytesIO(parquet)).num_rows == 30 * 31
+    assert call(server, "GET", f"/api/download?run={essay_id}&table=scenario&format=toml")[1].decode() == canonical_toml(stored.scenario)
+    assert call(server, "GET", "/api/download?run=..%2F..%2Fetc%2Fpasswd&table=daily&format=csv")[0] == 404
+    assert call(server, "GET", f"/api/download?run={essay_id}&table=secrets&format=csv")[0] == 400
+    # comparing stored runs gives the same scorecard
+    compared = call(server, "POST", "/api/compare", {"run_ids": [r["run_id"] for r in runs]})[1]
+    assert compared["scorecard"]["rows"] == result["scorecard"]["rows"]
+    # a run that fails shows its error and leaves the server usable
+    import credsim.results.compare as compare_mod
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("engine exploded")
+
+    monkeypatch.setattr(compare_mod, "compare", boom)
+    job = wait_job(server, call(server, "POST", "/api/run", body(seed="2"))[1]["job"]["id"])
+    assert job["state"] == "error" and "engine exploded" in job["message"]
+    monkeypatch.undo()
+    job = wait_job(server, call(server, "POST", "/api/run", body(seed="2"))[1]["job"]["id"])
+    assert job["state"] == "done"
+
+
+def test_only_its_own_files_and_only_from_localhost(server):
+    assert call(server, "GET", "/")[0] == 200
+    for path in ("/../../etc/passwd", "/static/../server.py", "/static/%2e%2e/server.py", "/credsim.duckdb",
+                 "/api/jobs/../../x", "/static/"):  # fmt: skip
+        assert call(server, "GET", path)[0] == 404, path
+    status, _, headers = call(server, "GET", "/static/app.js")
+    assert status == 200 and headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert call(server, "GET", "/api/presets", headers={"Host": "attacker.example:80"})[0] == 403
+    assert call(server, "POST", "/api/validate", body(), headers={"Origin": "http://attacker.example"})[0] == 403
+    assert call(server, "POST", "/api/validate", body(), headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
+
+
+def test_upload_is_data_only_and_size_limited(server):
+    text = (ROOT / "credsim" / "scenario" / "presets" / "essay.toml").read_bytes()
+    status, answer, _ = call(server, "POST", "/api/upload?filename=../../My%20Essay.toml", text, raw=True)
+    assert status == 200 and answer["name"] == "my-essay" and answer["scenario"] == essay()
+    status, answer, _ = call(server, "POST", "/api/upload?filename=x.toml", b"__import__('os').system('id')", raw=True)
+    assert status == 400 and answer["error"].startswith("x.toml: not valid TOML")
+    status, answer, _ = call(server, "POST", "/api/upload?filename=x.toml", text.replace(b"spouse_weight = 3", b"spouse_weight = 30"), raw=True)
+    assert status == 400 and answer["error"] == "x.toml: score.spouse_weight: Input should be less than or equal to 10"
+    status, answer, _ = call(server, "POST", "/api/upload?filename=x.toml", b"#" * (1 << 20 | 1), raw=True)
+    assert status == 413
+    status, answer, _ = call(server, "POST", "/api/upload?filename=x.toml", b"\xff\xfe", raw=True)
+    assert status == 400 and "UTF-8" in answer["error"]
+
+
+def test_cli_serve_warns_off_localhost(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from credsim.cli import main; main()", "serve", "--host", "0.0.0.0", "--port", "0",
+         "--catalog", str(tmp_path / "c.duckdb")],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        while not any("credsim dashboard:" in line for line in lines) and len(lines) < 20:
+            lines.append(proc.stderr.readline())
+        text = " ".join(lines)
+        assert "warning:" in text and "0.0.0.0" in text and "no login" in text, text
+        url = re.search(r"http://[^ ]+/", text)[0].replace("0.0.0.0", "127.0.0.1")
+        with urllib.request.urlopen(url + "api/presets", timeout=10) as res:
+            assert "essay" in json.loads(res.read())["presets"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+# -- the page in a browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (or apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def test_dashboard_in_a_browser(server, browser, monkeypatch):
+    page = browser.new_page(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+    errors, outside = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def route(r):
+        if r.request.url.startswith(server.url):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        page.goto(server.url)
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        spouse = page.locator('[data-path="score.spouse_weight"]')
+        assert spouse.input_value() == "3" and page.locator("#run-name").input_value() == "essay"
+        assert "spouse" in page.locator('[data-field="score.spouse_weight"] .help').inner_text()
+        page.fill("#run-population", N)
+        page.fill("#run-days", DAYS)
+
+        def run_and_wait(seq: int) -> None:
+            page.click("#run-button")
+            page.wait_for_selector(f"body[data-result-seq='{seq}'][data-charts-done='1']", timeout=60_000)
+
+        def scenario_column() -> list[str]:
+            return page.locator("#scorecard-table tbody tr td:last-child").all_inner_texts()
+
+        run_and_wait(1)
+        first_card, first_chart = scenario_column(), page.locator("#chart-listed svg.marks").inner_html()
+        assert len(first_card) >= 10 and page.locator("#charts [data-rendered='1']").count() == 6
+        # a stronger spouse pull: a new run, and the scorecard and the charts change
+        spouse.fill("9")
+        spouse.dispatch_event("change")
+        assert page.locator("#run-name").input_value() == "essay-custom"
+        run_and_wait(2)
+        assert scenario_column() != first_card
+        assert page.locator("#chart-listed svg.marks").inner_html() != first_chart
+        assert page.locator("#scorecard-table .was").count() > 0, "the scorecard shows the previous values"
+        assert "essay-custom" in page.locator("#scorecard-table thead").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+        # an invalid value: a message next to the field, and Run starts nothing
+        started = server.app.started_runs
+        jobs = server.app.next_id
+        spouse.fill("11")
+        spouse.dispatch_event("change")
+        msg = page.locator('[data-msg-for="score.spouse_weight"]')
+        msg.wait_for(state="visible", timeout=10_000)
+        assert "less than or equal to 10" in msg.inner_text()
+        page.click("#run-button")
+        page.wait_for_function("document.querySelector('#run-msg').textContent.includes('Nothing was run')")
+        assert server.app.started_runs == started and server.app.next_id == jobs
+        page.locator("#section-score").screenshot(path=str(ARTIFACTS / "dashboard-invalid.png"))
+        page.fill("#run-population", "1e9")
+        page.dispatch_event("#run-population", "change")
+        page.wait_for_function("document.querySelector('[data-msg-for=\"run.population\"]').textContent.includes('10,000,000')")
+        page.fill("#run-population", N)
+        spouse.fill("9")
+        spouse.dispatch_event("change")
+        page.wait_for_function("document.querySelector('[data-msg-for=\"score.spouse_weight\"]').textContent === ''")
+
+        # a failing run shows its error, and the next run works
+        import credsim.results.compare as compare_mod
+
+        monkeypatch.setattr(compare_mod, "compare", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("engine exploded")))
+        page.fill("#run-seed", "5")
+        page.click("#run-button")
+        page.wait_for_function("document.querySelector('#run-msg').textContent.includes('engine exploded')")
+        assert page.locator("#run-button").is_enabled()
+        monkeypatch.undo()
+        run_and_wait(3)
+
+        # the catalog: download a run's daily table as CSV, and show stored runs side by side
+        page.click("#catalog-refresh")
+        row = page.locator("#catalog-table tbody tr", has_text="essay-custom").first
+        with page.expect_download() as info:
+            row.locator("a[data-table='daily'][data-format='csv']").click()
+        path = info.value.path()
+        lines = Path(path).read_text().splitlines()
+        assert info.value.suggested_filename.endswith("-daily.csv")
+        assert lines[0].startswith("day,threshold,") and len(lines) == 1 + int(DAYS)
+        page.locator("#catalog-table tbody tr", has_text="baseline").first.locator("input[type=checkbox]").check()
+        row.locator("input[type=checkbox]").check()
+        page.click("#catalog-show")
+        page.wait_for_selector("body[data-result-seq='4'][data-charts-done='1']", timeout=60_000)
+        assert page.locator("#scorecard-table thead th").count() == 4
+        page.screenshot(path=str(ARTIFACTS / "dashboard-catalog.png"), full_page=True)
+
+        assert errors == [], f"console errors: {errors}"
+        assert outside == [], f"the page tried to reach the network: {outside}"
+    finally:
+        page.close()
