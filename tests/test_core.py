@@ -5,7 +5,7 @@ from numba import njit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import CASES, GOLDEN, scenario_path
+from conftest import CASES, scenario_path
 from credsim import simulate
 from credsim.kernel.backend import STATE_BYTES_PER_AGENT, CpuBackend
 from credsim.kernel.hash import G, mix64, mix64_host, root, thr

@@ -20,9 +20,6 @@ from credsim.results.compare import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = os.environ.get("CREDSIM_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 CHARTS = ["listed", "distribution", "events", "denials", "stress", "regions"]
 N, DAYS = 20_000, 60
 
@@ -35,18 +32,6 @@ def comparison():
 @pytest.fixture(scope="module")
 def report(comparison, tmp_path_factory):
     return write_report(comparison, tmp_path_factory.mktemp("report") / "report.html")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (or apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def open_report(browser, path: Path, width: int = 1100):

@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from credsim.errors import CredsimError
 from credsim.results.store import Catalog
 from credsim.scenario import Scenario, canonical_toml, from_toml, presets
-from credsim.scenario.loader import MAX_FILE_BYTES, _field_path
+from credsim.scenario.loader import MAX_FILE_BYTES, field_errors
 from credsim.scenario.model import MAX_DAYS
 
 #: The dashboard runs populations up to this size (seconds on a laptop); larger runs belong to the CLI.
@@ -136,13 +136,7 @@ def form_spec() -> dict:
 def _pydantic_errors(err: ValidationError, known_paths: set[str]) -> list[dict]:
     """Every error of a ValidationError as {field, message}, field paths as the loader writes them."""
     out = []
-    for e in err.errors(include_url=False):
-        path = _field_path(tuple(e["loc"]))
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif e["type"] == "missing":
-            msg = "missing field"
+    for path, msg in field_errors(err):
         if path not in known_paths:
             # a check across fields (score.min > score.max ...): put it on the first field it names
             named = [p for p in re.findall(r"[a-z_]+(?:\[\d+\])?\.[a-z_]+", msg) if p in known_paths]

@@ -441,7 +441,6 @@ class CudaBackend:
             self._occupancy_grid()
 
     def _launch(self, t, threshold, key, hist_on, halo, hi) -> None:
-        p = self.plan
         s = self.d_state
         n_out = self.d_out.shape[0]
         reset_kernel[-(-n_out // 128), 128](self.d_out, _i64(self.n_cols))

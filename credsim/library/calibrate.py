@@ -50,11 +50,11 @@ import pandas as pd
 
 from credsim.errors import CredsimError
 from credsim.scenario import Scenario, canonical_toml, from_dict
+from credsim.scenario.loader import read_text_file
 
 SECTIONS = ("population", "score", "blacklist", "behaviour", "stress")
 NAMED = ("channel", "activity")
 MAX_TRIALS = 10_000
-MAX_FILE_BYTES = 1 << 20
 _KEYS = {"population", "days", "seed", "trials", "sampler_seed", "parameter", "target"}
 
 
@@ -253,18 +253,7 @@ def parse_targets(text: str, scenario: Scenario, source: str = "targets") -> Tar
 
 def load_targets(path: str | Path, scenario: Scenario) -> Targets:
     p = Path(path)
-    try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise CredsimError(f"{p}: file is larger than {MAX_FILE_BYTES} bytes; not a targets file")
-        text = p.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise CredsimError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise CredsimError(f"{p}: is a directory, not a TOML file") from None
-    except UnicodeDecodeError:
-        raise CredsimError(f"{p}: not UTF-8 text; not a TOML file") from None
-    except OSError as err:
-        raise CredsimError(f"{p}: cannot read: {err.strerror or err}") from None
+    text = read_text_file(p, "targets file", CredsimError)
     return parse_targets(text, scenario, str(p))
 
 

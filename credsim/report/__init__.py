@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import tempfile
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path

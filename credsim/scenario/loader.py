@@ -41,17 +41,24 @@ def _field_path(loc: tuple) -> str:
     return ".".join(parts) or "scenario"
 
 
+def field_errors(err: ValidationError) -> list[tuple[str, str]]:
+    """Every error of a validation as (field path as users write it, plain message)."""
+    out = []
+    for e in err.errors(include_url=False):
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif e["type"] == "missing":
+            msg = "missing field"
+        out.append((_field_path(tuple(e["loc"])), msg))
+    return out
+
+
 def _one_line(err: ValidationError, source: str) -> str:
-    e = err.errors(include_url=False)[0]
-    field = _field_path(tuple(e["loc"]))
-    msg = e["msg"].removeprefix("Value error, ")
-    if e["type"] == "extra_forbidden":
-        msg = "unknown field"
-    elif e["type"] == "missing":
-        msg = "missing field"
-    extra = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
-    line = f"{source}: {field}: {msg}{extra}"
-    return " ".join(line.split())
+    errors = field_errors(err)
+    field, msg = errors[0]
+    extra = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return " ".join(f"{source}: {field}: {msg}{extra}".split())
 
 
 def from_dict(data: dict, source: str = "scenario") -> Scenario:
@@ -83,21 +90,23 @@ def load(spec: str | Path) -> tuple[str, Scenario]:
     path = Path(spec_s)
     if not path.suffix and not path.exists():
         raise ScenarioError(f"scenario: {spec_s!r} is neither a preset ({', '.join(presets())}) nor a file")
+    return path.stem, from_toml(read_text_file(path, "scenario", ScenarioError), str(path))
+
+
+def read_text_file(path: Path, what: str, error: type[Exception] = ScenarioError) -> str:
+    """A small UTF-8 text file's contents; every failure is ``error`` with a one-line message."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise ScenarioError(f"{path}: file is larger than {MAX_FILE_BYTES} bytes; not a scenario")
-        raw = path.read_bytes()
+            raise error(f"{path}: file is larger than {MAX_FILE_BYTES} bytes; not a {what}")
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such file") from None
+        raise error(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise ScenarioError(f"{path}: is a directory, not a TOML file") from None
-    except OSError as err:
-        raise ScenarioError(f"{path}: cannot read: {err.strerror or err}") from None
-    try:
-        text = raw.decode("utf-8")
+        raise error(f"{path}: is a directory, not a TOML file") from None
     except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not UTF-8 text; not a TOML file") from None
-    return path.stem, from_toml(text, str(path))
+        raise error(f"{path}: not UTF-8 text; not a TOML file") from None
+    except OSError as err:
+        raise error(f"{path}: cannot read: {err.strerror or err}") from None
 
 
 def canonical_toml(scenario: Scenario) -> str:
