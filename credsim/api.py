@@ -13,6 +13,8 @@ from credsim.scenario import Scenario, load
 
 #: Agents above this size are refused before anything is allocated (int64 ids are fine; memory is not).
 MAX_POPULATION = 10**11
+#: One bin per possible int16 score at most.
+MAX_HIST_BINS = 65536
 
 
 def parse_count(value: int | float | str, field: str = "population") -> int:
@@ -92,8 +94,8 @@ def simulate(
     if isinstance(days, bool) or not isinstance(days, int):
         days = parse_count(days, "days")
     seed = parse_seed(seed)
-    if not 0 <= hist_bins <= 1000:
-        raise CredsimError(f"hist_bins: must be in 0..1000, got {hist_bins}")
+    if not 0 <= hist_bins <= MAX_HIST_BINS:
+        raise CredsimError(f"hist_bins: must be in 0..{MAX_HIST_BINS}, got {hist_bins}")
     if hist_every < 1:
         raise CredsimError(f"hist_every: must be at least 1, got {hist_every}")
     run_name, sc = resolve(scenario, name)

@@ -113,7 +113,7 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Run one scenario and write its daily and region tables (the docking command of MODEL.md §7)."""
-    from credsim.api import parse_count, parse_seed, resolve
+    from credsim.api import MAX_HIST_BINS, parse_count, parse_seed, resolve
     from credsim.reliability.checkpoint import RunInputs, RunStopped, parse_every, parse_int, start
     from credsim.reliability.commands import stopped
     from credsim.scenario.model import MAX_DAYS
@@ -122,7 +122,7 @@ def run(
         n = parse_count(population)
         d = parse_count(days, "days")
         s = parse_seed(seed)
-        hb = parse_int(hist_bins, "hist-bins", 0, 1000)
+        hb = parse_int(hist_bins, "hist-bins", 0, MAX_HIST_BINS)
         he = parse_int(hist_every, "hist-every", 1, MAX_DAYS)
         if threads is not None and threads < 1:
             raise CredsimError(f"threads: must be at least 1, got {threads}")

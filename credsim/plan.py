@@ -50,8 +50,8 @@ class Plan:
     n: int
     seed: int
     layout: Layout
-    ip: np.ndarray  # int64 [N_IP]
-    beh: np.ndarray  # int64 [8, C]: cumulative behaviour thresholds per disposition class
+    ip: np.ndarray  # int64 [N_IP + grades]
+    beh: np.ndarray  # int64 [16, C]: cumulative behaviour thresholds per class; rows 8+ for the unenrolled
     chan: np.ndarray  # int64 [4, C]: detect, cumulative false, points, forces
     act: np.ndarray  # int64 [3, max(A, 1)]: cumulative attempt, deny listed, min score
     amod: np.ndarray  # int64 [R, max(K/2, 1)]: contact offsets modulo region size
@@ -105,10 +105,17 @@ def compile_plan(scenario: Scenario, n: int, seed: int, hist: Histogram | None =
     chans, acts = sc.channel, sc.activity
     m = class_multipliers(sc.population.disposition_sigma)
     deter = [deterrence(c.elasticity, c.detect, c.points, sc.behaviour.deterrence_scale) for c in chans]
-    beh = np.zeros((8, len(chans)), dtype=np.int64)
+    beh = np.zeros((16, len(chans)), dtype=np.int64)
     for k in range(8):
         probs = [c.base * (m[k] if c.dispositional else 1.0) * d for c, d in zip(chans, deter)]
         beh[k] = _cumulative([thr(p) for p in probs], f"behaviour (disposition class {k})", "channel.base")
+    enrolled_all = thr(sc.population.participation) >= TWO32
+    for k in range(8):  # extension: agents outside an opt-in system behave as with no system (no deterrence)
+        if enrolled_all:
+            beh[8 + k] = beh[k]  # never read
+        else:
+            probs = [c.base * (m[k] if c.dispositional else 1.0) for c in chans]
+            beh[8 + k] = _cumulative([thr(p) for p in probs], f"behaviour unenrolled (class {k})", "channel.base")
     chan = np.zeros((4, len(chans)), dtype=np.int64)
     chan[L.CH_DETECT] = [thr(c.detect) for c in chans]
     chan[L.CH_FALSE_CUM] = _cumulative([thr(c.false_rate) for c in chans], "false-attribution", "channel.false_rate")
@@ -128,8 +135,8 @@ def compile_plan(scenario: Scenario, n: int, seed: int, hist: Histogram | None =
         if size > 0:
             amod[r, :k2] = [a % size for a in offsets]
 
-    columns = L.column_names([c.name for c in chans], [a.name for a in acts])
-    ip = np.zeros(L.N_IP, dtype=np.int64)
+    columns = L.column_names([c.name for c in chans], [a.name for a in acts], [g.name for g in sc.grade])
+    ip = np.zeros(L.N_IP + len(sc.grade), dtype=np.int64)
     s = sc.score
     ip[L.IP_N] = n
     ip[L.IP_S0], ip[L.IP_SMIN], ip[L.IP_SMAX] = s.start, s.min, s.max
@@ -145,7 +152,12 @@ def compile_plan(scenario: Scenario, n: int, seed: int, hist: Histogram | None =
     ip[L.IP_NCH], ip[L.IP_NACT], ip[L.IP_K2] = len(chans), len(acts), k2
     ip[L.IP_COL_ACT] = L.C_CH0 + 3 * len(chans)
     ip[L.IP_COL_STRESS] = ip[L.IP_COL_ACT] + 2 * len(acts)
-    ip[L.IP_COL_HIST] = ip[L.IP_COL_STRESS] + 2
+    ip[L.IP_PART_THR] = thr(sc.population.participation)
+    ip[L.IP_ROOT5] = np.uint64(root(seed, 5)).view(np.int64)
+    ip[L.IP_N_GRADES] = len(sc.grade)
+    ip[L.IP_COL_GRADE] = ip[L.IP_COL_STRESS] + 2
+    ip[L.N_IP : L.N_IP + len(sc.grade)] = [g.min_score for g in sc.grade]
+    ip[L.IP_COL_HIST] = ip[L.IP_COL_GRADE] + len(sc.grade)
     if hist.bins:
         lo, width = hist.edges(sc)
         ip[L.IP_HIST_BINS], ip[L.IP_HIST_LO], ip[L.IP_HIST_WIDTH] = hist.bins, lo, width

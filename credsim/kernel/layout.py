@@ -38,7 +38,11 @@ IP_COL_HIST = 20  # first score-histogram column (extension)
 IP_HIST_BINS = 21  # 0: no histogram
 IP_HIST_LO = 22
 IP_HIST_WIDTH = 23
-N_IP = 24
+IP_PART_THR = 24  # extension: thr(participation); 2^32 when everyone is enrolled
+IP_ROOT5 = 25  # root(5) as int64 bits: the enrolment hash key
+IP_N_GRADES = 26  # extension: number of grades (0: none)
+IP_COL_GRADE = 27  # first grade column
+N_IP = 28  # grade g's lowest score follows at ip[N_IP + g]
 
 # --- channel table rows (int64 [4, C]) ----------------------------------------------------------
 CH_DETECT = 0  # thr(detect_c)
@@ -71,11 +75,13 @@ BASE_COLUMNS = [
 ]  # fmt: skip
 
 
-def column_names(channels: list[str], activities: list[str]) -> list[str]:
-    """Names of the aggregate columns (the daily table without day and threshold)."""
+def column_names(channels: list[str], activities: list[str], grades: list[str] = ()) -> list[str]:
+    """Names of the aggregate columns (the daily table without day and threshold).
+
+    Grade columns (an extension) come last and exist only when a scenario defines grades."""
     cols = list(BASE_COLUMNS)
     for c in channels:
         cols += [f"true_{c}", f"detected_{c}", f"false_{c}"]
     for a in activities:
         cols += [f"attempts_{a}", f"denied_{a}"]
-    return cols + ["stress_sum", "stress_high"]
+    return cols + ["stress_sum", "stress_high"] + [f"grade_{g}" for g in grades]

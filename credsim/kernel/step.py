@@ -21,12 +21,13 @@ from credsim.kernel.layout import (
     IP_ASSOC_THR, IP_BURDEN, IP_COL_ACT, IP_COL_HIST, IP_COL_STRESS, IP_DENY_COST,
     IP_EVENT_COST, IP_HIST_BINS, IP_HIST_LO, IP_HIST_WIDTH, IP_HYST, IP_K2, IP_LISTED_COST,
     IP_MIN_STAY, IP_N, IP_NACT, IP_NCH, IP_REC_THR, IP_RELIEF, IP_S0, IP_SMAX, IP_SMIN,
-    IP_SPOUSE_W,
+    IP_SPOUSE_W, IP_PART_THR, IP_ROOT5, IP_N_GRADES, IP_COL_GRADE, N_IP,
 )  # fmt: skip
 
 _G = np.uint64(0x9E3779B97F4A7C15)
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
+_TWO32 = np.int64(1) << 32
 
 
 @register_jitable
@@ -73,7 +74,11 @@ def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, 
 
 @register_jitable(inline="always")
 def agent_score(i, r, key, fl, own_prev, pbit, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc):
-    """Steps 1-6 for agent i: draws, events, points. Returns (own_t, forced, neg, false_event, u_act)."""
+    """Steps 1-6 for agent i: draws, events, points.
+
+    Returns (own_t, forced, neg, false_event, u_act, enrolled). ``enrolled`` is False only under the
+    participation extension, for agents outside an opt-in system: they behave as with no system
+    (rows 8+ of ``beh``), and nothing of theirs is detected, attributed or scored."""
     # 1. draws
     h1 = mix64(key ^ np.uint64(i))
     h2 = mix64(h1 + _G)
@@ -86,6 +91,11 @@ def agent_score(i, r, key, fl, own_prev, pbit, flags, lo, hi, halo, ip, beh, cha
     u_assoc = np.int64(h3 >> _S32)
     nch = ip[IP_NCH]
     cls = (np.int64(fl) >> F_CLS_SHIFT) & 7
+    enrolled = True
+    if ip[IP_PART_THR] < _TWO32:  # extension: participation
+        enrolled = np.int64(mix64(np.uint64(ip[IP_ROOT5]) ^ np.uint64(i)) >> _S32) < ip[IP_PART_THR]
+        if not enrolled:
+            cls += 8
     delta = np.int64(0)
     forced = False
     neg = False
@@ -96,7 +106,7 @@ def agent_score(i, r, key, fl, own_prev, pbit, flags, lo, hi, halo, ip, beh, cha
             c += 1
         acc[C_CH0 + 3 * c] += 1
         # 3. detection
-        if u_det < chan[CH_DETECT, c]:
+        if enrolled and u_det < chan[CH_DETECT, c]:
             acc[C_CH0 + 3 * c + 1] += 1
             pts = chan[CH_POINTS, c]
             delta += pts
@@ -107,37 +117,41 @@ def agent_score(i, r, key, fl, own_prev, pbit, flags, lo, hi, halo, ip, beh, cha
                 forced = True
     # 4. wrongful attribution: smallest c with u_false < F_c
     false_event = False
-    if u_false < chan[CH_FALSE_CUM, nch - 1]:
-        c = 0
-        while u_false >= chan[CH_FALSE_CUM, c]:
-            c += 1
-        acc[C_CH0 + 3 * c + 2] += 1
-        pts = chan[CH_POINTS, c]
-        delta += pts
-        if pts < 0:
-            neg = True
-        false_event = True
-    # 5. association penalty and recovery
-    if u_assoc < ip[IP_ASSOC_THR] and ip[IP_ASSOC_PEN] != 0:
-        n_listed = listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, ip[IP_K2])
-        delta -= ip[IP_ASSOC_PEN] * n_listed
-    s0 = ip[IP_S0]
-    if u_rec < ip[IP_REC_THR]:
-        if own_prev < s0:
-            delta += 1
-        elif own_prev > s0:
-            delta -= 1
+    if enrolled:  # steps 4-5 apply only to agents in the system
+        if u_false < chan[CH_FALSE_CUM, nch - 1]:
+            c = 0
+            while u_false >= chan[CH_FALSE_CUM, c]:
+                c += 1
+            acc[C_CH0 + 3 * c + 2] += 1
+            pts = chan[CH_POINTS, c]
+            delta += pts
+            if pts < 0:
+                neg = True
+            false_event = True
+        # 5. association penalty and recovery
+        if u_assoc < ip[IP_ASSOC_THR] and ip[IP_ASSOC_PEN] != 0:
+            n_listed = listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, ip[IP_K2])
+            delta -= ip[IP_ASSOC_PEN] * n_listed
+        s0 = ip[IP_S0]
+        if u_rec < ip[IP_REC_THR]:
+            if own_prev < s0:
+                delta += 1
+            elif own_prev > s0:
+                delta -= 1
     own = own_prev + delta
     if own < ip[IP_SMIN]:
         own = ip[IP_SMIN]
     elif own > ip[IP_SMAX]:
         own = ip[IP_SMAX]
-    return own, forced, neg, false_event, u_act
+    return own, forced, neg, false_event, u_act, enrolled
 
 
 @register_jitable(inline="always")
-def agent_finish(li, t, threshold, pub, own, fl, forced, neg, false_event, u_act, pbit, flags, since, stress, ip, act, acc, hist_on):
-    """Steps 8-10 for local agent li given its public score; writes state, returns bl_t (0/1)."""
+def agent_finish(li, t, threshold, pub, own, fl, forced, neg, false_event, u_act, enrolled, pbit, flags, since, stress, ip, act, acc, hist_on):
+    """Steps 8-10 for local agent li given its public score; writes state, returns bl_t (0/1).
+
+    An agent outside an opt-in system (``enrolled`` False) is never listed or denied and carries
+    no burden."""
     fl = np.int64(fl)
     if false_event:
         fl |= F_FLAGGED
@@ -145,7 +159,9 @@ def agent_finish(li, t, threshold, pub, own, fl, forced, neg, false_event, u_act
     cur_bit = 1 << (1 - pbit)  # today's parity bit
     # 8. blacklist
     bl = was
-    if was == 0:
+    if not enrolled:
+        bl = 0
+    elif was == 0:
         if pub < threshold or forced:
             bl = 1
             since[li] = t
@@ -170,11 +186,13 @@ def agent_finish(li, t, threshold, pub, own, fl, forced, neg, false_event, u_act
             a += 1
         col = ip[IP_COL_ACT] + 2 * a
         acc[col] += 1
-        if (act[AC_DENY_BL, a] != 0 and bl == 1) or pub < act[AC_MIN_SCORE, a]:
+        if enrolled and ((act[AC_DENY_BL, a] != 0 and bl == 1) or pub < act[AC_MIN_SCORE, a]):
             denied = 1
             acc[col + 1] += 1
     # 10. stress
-    s = np.int64(stress[li]) + ip[IP_BURDEN] - ip[IP_RELIEF] + ip[IP_DENY_COST] * denied + ip[IP_LISTED_COST] * bl
+    s = np.int64(stress[li]) - ip[IP_RELIEF] + ip[IP_DENY_COST] * denied + ip[IP_LISTED_COST] * bl
+    if enrolled:
+        s += ip[IP_BURDEN]
     if neg:
         s += ip[IP_EVENT_COST]
     if s < 0:
@@ -202,6 +220,13 @@ def agent_finish(li, t, threshold, pub, own, fl, forced, neg, false_event, u_act
     acc[cs] += s
     if s >= 128:
         acc[cs + 1] += 1
+    # extension: grades, highest first; the last grade starts at or below score.min
+    n_grades = ip[IP_N_GRADES]
+    if n_grades > 0:
+        g = 0
+        while g < n_grades - 1 and pub < ip[N_IP + g]:
+            g += 1
+        acc[ip[IP_COL_GRADE] + g] += 1
     # extension: public-score histogram (off unless asked for; never touches the columns above)
     if hist_on:
         b = (pub - ip[IP_HIST_LO]) // ip[IP_HIST_WIDTH]
@@ -226,16 +251,16 @@ def pair_day(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, ha
     b = a + 1
     la = a - lo
     fa = flags[la]
-    own_a, forced_a, neg_a, false_a, uact_a = agent_score(
+    own_a, forced_a, neg_a, false_a, uact_a, enr_a = agent_score(
         a, ra, key, fa, np.int64(own[la]), pbit, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc
     )
     has_b = b < ip[IP_N]
     lb = la + 1
     fb = fa
-    own_b, forced_b, neg_b, false_b, uact_b = np.int64(0), False, False, False, np.int64(0)
+    own_b, forced_b, neg_b, false_b, uact_b, enr_b = np.int64(0), False, False, False, np.int64(0), True
     if has_b:
         fb = flags[lb]
-        own_b, forced_b, neg_b, false_b, uact_b = agent_score(
+        own_b, forced_b, neg_b, false_b, uact_b, enr_b = agent_score(
             b, rb, key, fb, np.int64(own[lb]), pbit, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc
         )
     # 7. public score: both spouses' own of today
@@ -246,11 +271,11 @@ def pair_day(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, ha
         pub_a = ((10 - w) * own_a + w * own_b) // 10
         pub_b = ((10 - w) * own_b + w * own_a) // 10
     own[la] = own_a
-    bl_a = agent_finish(la, t, threshold, pub_a, own_a, fa, forced_a, neg_a, false_a, uact_a, pbit, flags, since, stress, ip, act, acc, hist_on)
+    bl_a = agent_finish(la, t, threshold, pub_a, own_a, fa, forced_a, neg_a, false_a, uact_a, enr_a, pbit, flags, since, stress, ip, act, acc, hist_on)
     bl_b = 0
     if has_b:
         own[lb] = own_b
-        bl_b = agent_finish(lb, t, threshold, pub_b, own_b, fb, forced_b, neg_b, false_b, uact_b, pbit, flags, since, stress, ip, act, acc, hist_on)
+        bl_b = agent_finish(lb, t, threshold, pub_b, own_b, fb, forced_b, neg_b, false_b, uact_b, enr_b, pbit, flags, since, stress, ip, act, acc, hist_on)
     else:
         pub_b = 0
     return bl_a, pub_a, bl_b, pub_b

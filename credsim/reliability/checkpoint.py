@@ -36,6 +36,7 @@ from typing import Callable
 
 import numpy as np
 
+from credsim.api import MAX_HIST_BINS
 from credsim.engine import BACKENDS, Snapshot, Tables, Timing, histogram_days, run_plan
 from credsim.errors import CredsimError
 from credsim.fsutil import fsync_dir
@@ -168,7 +169,7 @@ class RunInputs:
              f"must be a whole number in 1..{MAX_POPULATION:.0e}")  # fmt: skip
         need(whole(self.days) and 1 <= self.days <= MAX_DAYS, "days", f"must be in 1..{MAX_DAYS}")
         need(whole(self.seed) and 0 <= self.seed < 1 << 64, "seed", "must be in 0..2^64-1")
-        need(whole(self.hist_bins) and 0 <= self.hist_bins <= 1000, "hist_bins", "must be in 0..1000")
+        need(whole(self.hist_bins) and 0 <= self.hist_bins <= MAX_HIST_BINS, "hist_bins", f"must be in 0..{MAX_HIST_BINS}")
         need(whole(self.hist_every) and 1 <= self.hist_every <= MAX_DAYS, "hist_every", f"must be in 1..{MAX_DAYS}")
         need(whole(self.checkpoint_every) and 0 <= self.checkpoint_every <= MAX_DAYS, "checkpoint_every",
              f"must be in 0..{MAX_DAYS}")  # fmt: skip

@@ -109,9 +109,21 @@ def read_text_file(path: Path, what: str, error: type[Exception] = ScenarioError
         raise error(f"{path}: cannot read: {err.strerror or err}") from None
 
 
+#: Extension fields left out of the canonical text at their defaults, so a CSM-1 scenario's text
+#: (and hash) is the same as before the extension existed.
+_EXTENSION_DEFAULTS = {("population", "participation"): 1.0, ("grade",): []}
+
+
 def canonical_toml(scenario: Scenario) -> str:
     """A canonical TOML rendering: same scenario, same text (used for hashing and storage)."""
-    return tomli_w.dumps(scenario.model_dump(mode="json", exclude_none=True))
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    for path, default in _EXTENSION_DEFAULTS.items():
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        if node.get(path[-1]) == default:
+            del node[path[-1]]
+    return tomli_w.dumps(data)
 
 
 def scenario_hash(scenario: Scenario) -> str:

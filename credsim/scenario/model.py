@@ -45,6 +45,11 @@ class Population(_Strict):
         ge=0.0, le=10.0, allow_inf_nan=False, description="spread of the lognormal propensity to break rules"
     )
     contacts: int = Field(ge=0, le=16, description="social contacts per agent: even, 0..16")
+    participation: Probability = Field(
+        default=1.0,
+        description="extension: share of agents enrolled in the system (opt-in schemes); the others are "
+        "never scored, listed or denied and behave as without the system",
+    )
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -168,6 +173,23 @@ class Activity(_Strict):
     _name = field_validator("name")(Channel._name.__func__)
 
 
+_GRADE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
+
+
+class Grade(_Strict):
+    """Extension: a named band of the public score (AAA, AA, ...), counted every day."""
+
+    name: str = Field(description="grade label: letters, digits, underscores (a column name grade_<name>)")
+    min_score: Score = Field(description="lowest public score of this grade")
+
+    @field_validator("name")
+    @classmethod
+    def _grade_name(cls, v: str) -> str:
+        if not _GRADE_NAME.match(v):
+            raise ValueError(f"{v!r} is not a valid grade name (letters, digits, underscores; up to 16)")
+        return v
+
+
 class Scenario(_Strict):
     """A complete CSM-1 scenario, in the form of ``shared/scenarios/*.toml``."""
 
@@ -178,6 +200,10 @@ class Scenario(_Strict):
     stress: Stress
     channel: list[Channel] = Field(min_length=1, max_length=64, description="behaviour channels, in table order")
     activity: list[Activity] = Field(default_factory=list, max_length=64, description="gated activities, in table order")
+    grade: list[Grade] = Field(
+        default_factory=list, max_length=16,
+        description="extension: grades from highest to lowest; the last must start at or below score.min",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _unique_names(self):
@@ -187,4 +213,13 @@ class Scenario(_Strict):
                 if item.name in seen:
                     raise ValueError(f"{what} name {item.name!r} appears twice")
                 seen.add(item.name)
+        grades = self.grade
+        for g in range(len(grades)):
+            if grades[g].name in {h.name for h in grades[:g]}:
+                raise ValueError(f"grade name {grades[g].name!r} appears twice")
+            if g and grades[g].min_score >= grades[g - 1].min_score:
+                raise ValueError(f"grade[{g}].min_score must be below grade[{g - 1}].min_score (highest grade first)")
+        if grades and grades[-1].min_score > self.score.min:
+            raise ValueError(f"grade[{len(grades) - 1}].min_score ({grades[-1].min_score}) must be at or below "
+                             f"score.min ({self.score.min}) so that every score has a grade")  # fmt: skip
         return self
