@@ -10,11 +10,18 @@
 #
 # Needs numpy, numba, numba-cuda and pydantic (stops with a clear message if one is missing);
 # not pandas, pyarrow, typer, rich or duckdb. numba 0.68.0 with numpy >= 2.5 is handled by the
-# np.row_stack shim in credsim/kernel/cuda.py.
+# np.row_stack shim in credsim/kernel/cuda.py. The lent GPU machines' image has no pydantic and no
+# network: run benchmarks/gpu_wheels.sh here first (it fills .whl/, git-ignored) and carry `.whl`;
+# this script then installs those wheels into /tmp/site before anything else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 unset NUMBA_ENABLE_CUDASIM
+
+if compgen -G ".whl/*.whl" >/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH="$PYTHONPATH:/tmp/site"
+fi
 
 # First interpreter that has numba: $PYTHON, then the system's, then a local .venv.
 PY=""
