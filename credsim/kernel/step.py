@@ -73,16 +73,13 @@ def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, 
 
 
 @register_jitable(inline="always")
-def agent_score(i, r, key, fl, own_prev, pbit, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc):
-    """Steps 1-6 for agent i: draws, events, points.
+def agent_score(i, r, h1, h2, h3, fl, own_prev, pbit, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc):
+    """Steps 1-6 for agent i, given its day's hashes h1, h2, h3 (step 1): events, points.
 
     Returns (own_t, forced, neg, false_event, u_act, enrolled). ``enrolled`` is False only under the
     participation extension, for agents outside an opt-in system: they behave as with no system
     (rows 8+ of ``beh``), and nothing of theirs is detected, attributed or scored."""
     # 1. draws
-    h1 = mix64(key ^ np.uint64(i))
-    h2 = mix64(h1 + _G)
-    h3 = mix64(h2 + _G)
     u_beh = np.int64(h1 & _M32)
     u_det = np.int64(h1 >> _S32)
     u_false = np.int64(h2 & _M32)
@@ -251,8 +248,15 @@ def pair_day(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, ha
     b = a + 1
     la = a - lo
     fa = flags[la]
+    # 1. the day's hashes of both agents, side by side: two independent chains of multiplies
+    h1a = mix64(key ^ np.uint64(a))
+    h1b = mix64(key ^ np.uint64(b))
+    h2a = mix64(h1a + _G)
+    h2b = mix64(h1b + _G)
+    h3a = mix64(h2a + _G)
+    h3b = mix64(h2b + _G)
     own_a, forced_a, neg_a, false_a, uact_a, enr_a = agent_score(
-        a, ra, key, fa, np.int64(own[la]), pbit, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc
+        a, ra, h1a, h2a, h3a, fa, np.int64(own[la]), pbit, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc
     )
     has_b = b < ip[IP_N]
     lb = la + 1
@@ -261,7 +265,7 @@ def pair_day(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, ha
     if has_b:
         fb = flags[lb]
         own_b, forced_b, neg_b, false_b, uact_b, enr_b = agent_score(
-            b, rb, key, fb, np.int64(own[lb]), pbit, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc
+            b, rb, h1b, h2b, h3b, fb, np.int64(own[lb]), pbit, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc
         )
     # 7. public score: both spouses' own of today
     pub_a = own_a
