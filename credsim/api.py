@@ -11,8 +11,8 @@ from credsim.plan import Histogram, compile_plan
 from credsim.results.run import RunResult
 from credsim.scenario import Scenario, load
 
-#: Agents above this size are refused before anything is allocated (int64 ids are fine; memory is not).
-MAX_POPULATION = 10**11
+#: Most agents: Σ P² of the daily table is int64, and |P| <= 32767, so N × 32767² must stay below 2^63.
+MAX_POPULATION = 8_500_000_000
 #: One bin per possible int16 score at most.
 MAX_HIST_BINS = 65536
 
@@ -38,7 +38,8 @@ def parse_count(value: int | float | str, field: str = "population") -> int:
     if n < 1:
         raise CredsimError(f"{field}: must be at least 1, got {n}")
     if n > MAX_POPULATION:
-        raise CredsimError(f"{field}: {n:.3g} is above the supported maximum of {MAX_POPULATION:.0e}")
+        raise CredsimError(f"{field}: {n:.3g} is above the supported maximum of {MAX_POPULATION:.2g} "
+                           "(sums of squared scores must fit 64-bit integers)")
     return n
 
 

@@ -246,7 +246,8 @@ def runs(catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_
     with user_errors():
         df = Catalog(catalog, create=False).runs()
     table = Table(title=f"runs in {Catalog(catalog).path}")
-    for col in ("run_id", "name", "population", "days", "seed", "backend", "loop_s", "created_at"):
+    table.add_column("run_id", no_wrap=True, min_width=17)  # whole ids: show and report need them
+    for col in ("name", "population", "days", "seed", "backend", "loop_s", "created_at"):
         table.add_column(col)
     for row in df.itertuples():
         table.add_row(row.run_id, row.name, f"{row.population:,}", str(row.days), str(row.seed), row.backend,

@@ -93,7 +93,7 @@ def make_backend(plan: Plan, backend: str, threads: int | None = None, shards: i
         except ImportError as err:
             raise CredsimError(f"backend: ray is not available: {err}") from None
 
-        return RayBackend(plan, shards=shards)
+        return RayBackend(plan, shards=shards, threads=threads)
     if backend == "cpu":
         from credsim.kernel.backend import CpuBackend
 

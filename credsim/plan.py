@@ -104,7 +104,15 @@ def compile_plan(scenario: Scenario, n: int, seed: int, hist: Histogram | None =
     sc = scenario
     chans, acts = sc.channel, sc.activity
     m = class_multipliers(sc.population.disposition_sigma)
-    deter = [deterrence(c.elasticity, c.detect, c.points, sc.behaviour.deterrence_scale) for c in chans]
+    deter = []
+    for i, c in enumerate(chans):
+        try:
+            deter.append(deterrence(c.elasticity, c.detect, c.points, sc.behaviour.deterrence_scale))
+        except OverflowError:
+            raise ScenarioError(
+                f"channel[{i}]: the deterrence factor exp(elasticity × detect × points / deterrence_scale) "
+                f"overflows for {c.name!r}; lower elasticity or points, or raise behaviour.deterrence_scale"
+            ) from None
     beh = np.zeros((16, len(chans)), dtype=np.int64)
     for k in range(8):
         probs = [c.base * (m[k] if c.dispositional else 1.0) * d for c, d in zip(chans, deter)]

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from conftest import scenario_path
 from credsim.errors import ScenarioError
+from credsim.plan import compile_plan
 from credsim.scenario import from_dict, from_toml
 
 ESSAY = tomllib.loads(scenario_path("essay").read_text())
@@ -97,7 +98,7 @@ def test_bad_numbers_exit_2_one_line(args, needle, cli, tmp_path):
 
 
 def test_population_too_large_for_memory_says_so_before_allocating(cli, tmp_path):
-    proc = cli("run", "essay", "--population", "9e10", "--days", "1", "--out", str(tmp_path / "o"), "--quiet")
+    proc = cli("run", "essay", "--population", "8e9", "--days", "1", "--out", str(tmp_path / "o"), "--quiet")
     assert proc.returncode == 2
     assert "GiB of state but only" in proc.stderr
 
@@ -170,10 +171,15 @@ def test_fuzz_scenario_loader(edits):
         else:
             node[path[-1]] = value
     try:
-        from_dict(data, "fuzz.toml")
+        sc = from_dict(data, "fuzz.toml")
     except ScenarioError as err:
         msg = str(err)
         assert "\n" not in msg and msg.startswith("fuzz.toml: ")
+        return
+    try:  # a valid scenario either compiles or is refused in one line (probabilities, overflow)
+        compile_plan(sc, 10, 0)
+    except ScenarioError as err:
+        assert "\n" not in str(err)
 
 
 @given(st.text(max_size=200))
@@ -183,3 +189,17 @@ def test_fuzz_toml_text(text):
         from_toml(text, "fuzz.toml")
     except ScenarioError as err:
         assert "\n" not in str(err)
+
+
+def test_deterrence_overflow_is_one_line(tmp_path, cli):
+    f = tmp_path / "x.toml"
+    f.write_text(scenario_path("essay").read_text().replace("deterrence_scale = 10.0", "deterrence_scale = 1e-300"))
+    proc = cli("run", str(f), "-n", "10", "-d", "1", "--out", str(tmp_path / "o"), "--quiet")
+    assert proc.returncode == 2 and "overflows" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("value,needle", [("true", "valid integer"), ('"8"', "valid integer")])
+def test_no_silent_type_coercion(value, needle):
+    text = scenario_path("essay").read_text().replace("contacts = 8 ", f"contacts = {value} ")
+    with pytest.raises(ScenarioError, match=needle):
+        from_toml(text, "x.toml")

@@ -335,3 +335,15 @@ def test_dashboard_in_a_browser(server, browser, monkeypatch):
         assert outside == [], f"the page tried to reach the network: {outside}"
     finally:
         page.close()
+
+
+def test_serve_on_a_taken_port_is_one_line(cli):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = cli("serve", "--port", str(port))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len([ln for ln in proc.stderr.splitlines() if ln.strip()]) == 1

@@ -29,8 +29,10 @@ LIBRARY = ["court-defaulters", "court-defaulters-baseline", "rongcheng", "sesame
 def test_preset_loads_and_runs(name):
     assert name in presets()
     r = credsim.simulate(name, 500, 20, 3)
-    assert len(r.daily) == 20
-    assert (r.daily["listed"] <= 500).all()
+    assert len(r.daily) == 20 and r.daily["day"].tolist() == list(range(1, 21))
+    # ever-listed only grows, and the listed never outnumber those ever listed
+    assert r.daily["ever_listed"].is_monotonic_increasing
+    assert (r.daily["listed"] <= r.daily["ever_listed"]).all()
 
 
 @pytest.mark.parametrize("name", ["rongcheng", "sesame", "reformed"])
@@ -190,3 +192,26 @@ value = 0.0001
     p.write_text(text)
     cal = calibrate(sc, load_targets(p, sc), name="court-defaulters")
     assert isinstance(cal.params["blacklist.min_stay"], int)
+
+
+def test_invalid_points_inside_the_bounds_are_pruned_not_fatal(tmp_path, cli):
+    # odd contacts are invalid although 0..16 are valid bounds: those trials are skipped
+    text = """population = 500
+days = 5
+seed = 1
+trials = 6
+[[parameter]]
+path = "population.contacts"
+low = 0
+high = 16
+[[target]]
+metric = "ever_listed_pct"
+value = 10.0
+"""
+    t = tmp_path / "t.toml"
+    t.write_text(text)
+    r = cli("calibrate", "essay", "--targets", str(t), "--out", str(tmp_path / "fit"), "-q")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    fitted = tomllib.loads((tmp_path / "fit" / "fitted.toml").read_text())
+    assert fitted["population"]["contacts"] % 2 == 0

@@ -129,3 +129,39 @@ def test_compare_json(tmp_path, cli):
     data = json.loads(proc.stdout)
     assert set(data["scenarios"]) == {"baseline", "essay"}
     assert "travel_denied_per_1000" in data["scenarios"]["essay"]
+
+
+def test_foreign_duckdb_is_refused_in_one_line(tmp_path, cli):
+    import duckdb
+
+    path = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE runs (a INTEGER)")
+    con.execute("CREATE TABLE meta (key VARCHAR, value VARCHAR)")
+    con.close()
+    for args in (["runs"], ["compare", "essay", "-n", "100", "-d", "2", "-q"]):
+        proc = cli(*args, "--catalog", str(path))
+        assert proc.returncode == 2 and "not a usable credsim catalog" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_compare_refuses_another_world(tmp_path, cli):
+    from conftest import scenario_path
+
+    f = tmp_path / "richer.toml"
+    f.write_text(scenario_path("essay").read_text().replace("married_share = 0.70", "married_share = 0.50"))
+    proc = cli("compare", str(f), "-n", "1000", "-d", "2", "--catalog", str(tmp_path / "c.duckdb"))
+    assert proc.returncode == 2 and "population.married_share" in proc.stderr
+    g = tmp_path / "baseline.toml"
+    g.write_text(scenario_path("essay").read_text())
+    proc = cli("compare", str(g), "-n", "1000", "-d", "2", "--catalog", str(tmp_path / "c.duckdb"))
+    assert proc.returncode == 2 and "named like the baseline" in proc.stderr
+
+
+def test_verdict_with_nothing_prevented_reads_well():
+    from credsim.results.scorecard import verdict
+
+    card = {"offences_prevented": -0.0, "listed_person_days": 0.0, "offences_prevented_pct": 0.0,
+            "lawful_suppressed_pct": float("nan"), "stress_high_pct": 0.0}  # fmt: skip
+    text = verdict("x", card, 10, 1)
+    assert "(0 more)" in text and "n/a" not in text and "-0" not in text

@@ -85,4 +85,7 @@ def test_scores_stay_in_bounds_and_stress_in_byte():
     r = simulate("essay", 5_000, 30, 4)
     df = r.daily
     assert df["min_public"].min() >= 0 and df["max_public"].max() <= 2000
-    assert (df["stress_sum"] <= 255 * 5_000).all()
+    # stress rises with the system's burden: everyone carries it from day one, so Σ stress grows at
+    # least by (burden - relief) floored at 0 ... and the high-stress count can only come with a large sum
+    assert (df["stress_sum"] >= 128 * df["stress_high"]).all()
+    assert df["stress_sum"].iloc[-1] > df["stress_sum"].iloc[0] > 0

@@ -755,8 +755,8 @@ class DashboardServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address, app: App, verbose: bool = False):
+        self.app, self.verbose = app, verbose  # before binding: a failed bind calls server_close()
         super().__init__(address, Handler)
-        self.app, self.verbose = app, verbose
         self.bound_host = address[0]
         self._vega: bytes | None = None
 

@@ -41,7 +41,8 @@ def day_key(seed: int, t: int) -> int:
 
 def thr(p: float) -> int:
     """Probability → 32-bit threshold: an event happens iff a uniform u32 < thr(p)."""
-    return min(1 << 32, int(p * 4294967296.0))
+    x = p * 4294967296.0
+    return 1 << 32 if x >= 4294967296.0 else int(x)  # = min(2^32, int(x)), also for x = inf
 
 
 @register_jitable(_nrt=False)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
 import math
 import tomllib
@@ -48,7 +49,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from credsim.errors import CredsimError
+from credsim.errors import CredsimError, ScenarioError
+from credsim.fsutil import write_folder_atomic
 from credsim.scenario import Scenario, canonical_toml, from_dict
 from credsim.scenario.loader import read_text_file
 
@@ -300,7 +302,7 @@ def calibrate(scenario: Scenario, targets: Targets, *, name: str = "scenario", b
 
     from credsim.api import simulate
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     sampler = optuna.samplers.TPESampler(seed=targets.sampler_seed)
     study = optuna.create_study(direction="minimize", sampler=sampler)
     trials: list[dict] = []
@@ -312,8 +314,12 @@ def calibrate(scenario: Scenario, targets: Targets, *, name: str = "scenario", b
                 params[p.path] = trial.suggest_int(p.path, int(p.low), int(p.high), log=p.log)
             else:
                 params[p.path] = trial.suggest_float(p.path, p.low, p.high, log=p.log)
-        sc = with_params(scenario, params, f"{name} (trial {trial.number})")
-        result = simulate(sc, targets.population, targets.days, targets.seed, backend=backend, name=name)
+        try:
+            sc = with_params(scenario, params, f"{name} (trial {trial.number})")
+            result = simulate(sc, targets.population, targets.days, targets.seed, backend=backend, name=name)
+        except ScenarioError as err:  # a point inside the bounds can still be invalid (odd contacts, ...)
+            trials.append({"trial": trial.number, **params, "loss": math.nan, "invalid": str(err)})
+            raise optuna.TrialPruned(str(err)) from None
         loss, rows = residuals(result.daily, targets.population, targets.targets)
         trials.append({"trial": trial.number, **params, "loss": loss,
                        **{f"sim:{r['metric']}": r["simulated"] for r in rows}})  # fmt: skip
@@ -322,6 +328,8 @@ def calibrate(scenario: Scenario, targets: Targets, *, name: str = "scenario", b
         return loss
 
     study.optimize(objective, n_trials=targets.trials, n_jobs=1, gc_after_trial=False, show_progress_bar=False)
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+        raise CredsimError(f"calibrate: every one of {targets.trials} trials was an invalid scenario; narrow the bounds")
     best = study.best_trial
     params = {p.path: best.params[p.path] for p in targets.parameters}
     fitted = with_params(scenario, params, name)
@@ -336,28 +344,32 @@ def calibrate(scenario: Scenario, targets: Targets, *, name: str = "scenario", b
 
 
 def write_calibration(cal: Calibration, out: str | Path) -> Path:
-    """Write ``fitted.toml``, ``residuals.json``, ``residuals.csv`` and ``trials.csv`` into ``out``."""
+    """Write ``fitted.toml``, ``residuals.json``, ``residuals.csv`` and ``trials.csv`` into ``out``,
+    all at once: a temporary sibling folder renamed into place."""
     out = Path(out)
+    header = [f"# fitted by credsim calibrate from {cal.settings.get('scenario')!s}: "
+              f"population {cal.settings.get('population')}, days {cal.settings.get('days')}, "
+              f"seed {cal.settings.get('seed')}, {cal.settings.get('trials')} TPE trials "
+              f"(sampler seed {cal.settings.get('sampler_seed')}), loss {cal.loss:.6g}"]  # fmt: skip
+    header += [f"# {path} = {value!r}" for path, value in cal.params.items()]
+    files = {
+        "fitted.toml": "\n".join(header) + "\n" + canonical_toml(cal.scenario),
+        "residuals.json": json.dumps(cal.to_json(), indent=2) + "\n",
+        "residuals.csv": _csv_text(["metric", "last_days", "target", "simulated", "residual", "relative_residual",
+                                    "weight"], cal.residuals),  # fmt: skip
+    }
+    if cal.trials:
+        files["trials.csv"] = _csv_text(list(dict.fromkeys(k for row in cal.trials for k in row)), cal.trials)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        header = [f"# fitted by credsim calibrate from {cal.settings.get('scenario')!s}: "
-                  f"population {cal.settings.get('population')}, days {cal.settings.get('days')}, "
-                  f"seed {cal.settings.get('seed')}, {cal.settings.get('trials')} TPE trials "
-                  f"(sampler seed {cal.settings.get('sampler_seed')}), loss {cal.loss:.6g}"]  # fmt: skip
-        header += [f"# {path} = {value!r}" for path, value in cal.params.items()]
-        (out / "fitted.toml").write_text("\n".join(header) + "\n" + canonical_toml(cal.scenario), "utf-8")
-        (out / "residuals.json").write_text(json.dumps(cal.to_json(), indent=2) + "\n", "utf-8")
-        cols = ["metric", "last_days", "target", "simulated", "residual", "relative_residual", "weight"]
-        with open(out / "residuals.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
-            w.writeheader()
-            w.writerows(cal.residuals)
-        if cal.trials:
-            keys = list(dict.fromkeys(k for row in cal.trials for k in row))
-            with open(out / "trials.csv", "w", newline="", encoding="utf-8") as fh:
-                w = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n")
-                w.writeheader()
-                w.writerows(cal.trials)
+        write_folder_atomic(out, {name: text.encode("utf-8") for name, text in files.items()})
     except OSError as err:
         raise CredsimError(f"{out}: cannot write the calibration: {err.strerror or err}") from None
     return out
+
+
+def _csv_text(columns: list[str], rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()

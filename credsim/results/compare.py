@@ -79,6 +79,9 @@ def compare(
     for spec in specs:
         name, sc = _resolve(spec)
         if name == base_name:
+            if sc != base_sc:
+                raise CredsimError(f"compare: scenario {spec!r} is named like the baseline {base_name!r} but differs "
+                                   "from it; rename the file")  # fmt: skip
             continue
         if any(name == e[1] for e in entries):
             raise CredsimError(f"compare: scenario name {name!r} appears twice")

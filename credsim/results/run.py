@@ -8,8 +8,6 @@ fsynced, and renamed into place, with ``run.json`` as the completion marker.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import numpy as np
 
 from credsim.engine import Tables, Timing
 from credsim.errors import CredsimError
-from credsim.fsutil import fsync_dir, make_temp_dir
+from credsim.fsutil import write_folder_atomic
 from credsim.scenario import Scenario, canonical_toml, scenario_hash
 
 MARKER = "run.json"
@@ -119,58 +117,34 @@ class RunResult:
         out = Path(out)
         if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
             raise CredsimError(f"out: {out} exists and is not a credsim run directory; choose another path")
+        files = {
+            "daily.csv": csv_text(self.tables.columns, self.tables.daily).encode(),
+            "regions.csv": csv_text(REGION_COLUMNS, region_rows(self.tables)).encode(),
+            "scenario.toml": canonical_toml(self.scenario).encode(),
+        }
+        hist = self.histogram
+        if hist is not None:
+            files["histogram.csv"] = csv_text(list(hist.columns), hist.to_numpy(np.int64)).encode()
+        if parquet:
+            files.update(self._parquet_files())
+        files[MARKER] = (json.dumps(self.meta(), indent=2) + "\n").encode()
         try:
-            tmp = make_temp_dir(out)
+            write_folder_atomic(out, files)
         except OSError as err:
-            raise CredsimError(f"out: cannot create {out}: {err.strerror or err}") from None
-        try:
-            files = {
-                "daily.csv": csv_text(self.tables.columns, self.tables.daily),
-                "regions.csv": csv_text(REGION_COLUMNS, region_rows(self.tables)),
-                "scenario.toml": canonical_toml(self.scenario),
-            }
-            hist = self.histogram
-            if hist is not None:
-                files["histogram.csv"] = csv_text(list(hist.columns), hist.to_numpy(np.int64))
-            for name, text in files.items():
-                _write_synced(tmp / name, text.encode())
-            if parquet:
-                self._write_parquet(tmp)
-            _write_synced(tmp / MARKER, (json.dumps(self.meta(), indent=2) + "\n").encode())
-            _replace_dir(tmp, out)
-        except OSError as err:
-            shutil.rmtree(tmp, ignore_errors=True)
             raise CredsimError(f"out: cannot write {out}: {err.strerror or err}") from None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return out
 
-    def _write_parquet(self, folder: Path) -> None:
+    def _parquet_files(self) -> dict[str, bytes]:
+        """The tables as Parquet, in memory (so they are fsynced with the rest)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pandas(self.daily, preserve_index=False), folder / "daily.parquet")
-        pq.write_table(pa.Table.from_pandas(self.regions, preserve_index=False), folder / "regions.parquet")
-        hist = self.histogram
-        if hist is not None:
-            pq.write_table(pa.Table.from_pandas(hist, preserve_index=False), folder / "histogram.parquet")
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move a finished temporary directory to ``out``, replacing an earlier run there."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, out)
-    fsync_dir(out.parent if str(out.parent) else Path("."))
+        frames = {"daily.parquet": self.daily, "regions.parquet": self.regions}
+        if self.histogram is not None:
+            frames["histogram.parquet"] = self.histogram
+        out = {}
+        for name, frame in frames.items():
+            sink = pa.BufferOutputStream()
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+            out[name] = sink.getvalue().to_pybytes()
+        return out

@@ -53,13 +53,33 @@ def _mean_share_pct(num: pd.Series, den: pd.Series) -> float:
     return float((100.0 * num[mask] / den[mask]).mean()) if mask.any() else 0.0
 
 
+#: Fields that describe the world rather than the system: a scorecard's scenarios must share them
+#: with the baseline, or the difference would not be the system's effect.
+WORLD_FIELDS = {
+    "population": ("regions", "married_share", "disposition_sigma", "contacts"),
+    "channel": ("name", "kind", "base", "dispositional"),
+    "activity": ("name", "base"),
+}
+
+
 def check_comparable(scenario: Scenario, baseline: Scenario, name: str) -> None:
-    """Channels and activities must match the baseline's (same names, same order)."""
+    """The scenario must live in the baseline's world: same population, same channels and
+    activities (names, order, kinds, base rates); only the system may differ."""
     if [c.name for c in scenario.channel] != [c.name for c in baseline.channel]:
         raise CredsimError(f"compare: scenario {name!r} has channels that differ from the baseline's; "
                            "a scorecard needs the same channels in the same order")  # fmt: skip
     if [a.name for a in scenario.activity] != [a.name for a in baseline.activity]:
         raise CredsimError(f"compare: scenario {name!r} has activities that differ from the baseline's")
+    for field in WORLD_FIELDS["population"]:
+        if getattr(scenario.population, field) != getattr(baseline.population, field):
+            raise CredsimError(f"compare: scenario {name!r} differs from the baseline in population.{field}; "
+                               "only the system may differ for a scorecard (same world, same draws)")  # fmt: skip
+    for what in ("channel", "activity"):
+        for i, (ours, base) in enumerate(zip(getattr(scenario, what), getattr(baseline, what))):
+            for field in WORLD_FIELDS[what]:
+                if getattr(ours, field) != getattr(base, field):
+                    raise CredsimError(f"compare: scenario {name!r} differs from the baseline in {what}[{i}].{field} "
+                                       "(behaviour without the system); only the system may differ")  # fmt: skip
 
 
 def scorecard(daily: pd.DataFrame, scenario: Scenario, base_daily: pd.DataFrame, population: int) -> dict[str, float]:
@@ -116,7 +136,7 @@ def verdict(name: str, card: dict[str, float], population: int, days: int) -> st
     else:
         parts.append(
             f"Over {days} days among {population:,} people, {name} prevented no offences against the baseline "
-            f"({_fmt(-prevented, 0)} more), while {card['listed_person_days']:,.0f} person-days were spent on the blacklist."
+            f"({_fmt(max(0.0, -prevented), 0)} more), while {card['listed_person_days']:,.0f} person-days were spent on the blacklist."
         )
     if card["listed_person_days"] > 0:
         parts.append(
@@ -125,7 +145,7 @@ def verdict(name: str, card: dict[str, float], population: int, days: int) -> st
             f"had been wrongly attributed an event; {_fmt(card['ever_listed_pct'])}% of everyone was listed at "
             f"some point."
         )
-    if card["lawful_suppressed_pct"]:
+    if card["lawful_suppressed_pct"] and not math.isnan(card["lawful_suppressed_pct"]):
         parts.append(f"Lawful behaviour that the system penalises fell by {_fmt(card['lawful_suppressed_pct'])}%.")
     parts.append(f"{_fmt(card['stress_high_pct'])}% ended the run in high stress.")
     return " ".join(parts)

@@ -108,6 +108,10 @@ class Catalog:
                 con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
             self._check_version(con)
             yield con
+        except duckdb.Error as err:  # a foreign or damaged database: tables we did not make
+            raise CredsimError(
+                f"catalog: {self.path} is not a usable credsim catalog: {str(err).splitlines()[0]}"
+            ) from None
         finally:
             con.close()
 
@@ -116,6 +120,8 @@ class Catalog:
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except Exception:
             raise CredsimError(f"catalog: {self.path} is not a credsim catalog") from None
+        if row and not str(row[0]).isdigit():
+            raise CredsimError(f"catalog: {self.path} is not a credsim catalog (schema version {row[0]!r})")
         if row and int(row[0]) > SCHEMA_VERSION:
             raise CredsimError(
                 f"catalog: {self.path} was written by a newer credsim (schema {row[0]} > {SCHEMA_VERSION}); upgrade credsim"

@@ -25,7 +25,9 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+    # strict: TOML gives typed values, so `contacts = true` or `married_share = "0.5"` is an error,
+    # not a coercion (an int is still accepted where a float is expected)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class RegionTable(str, enum.Enum):
@@ -145,7 +147,7 @@ class Channel(_Strict):
     """One observed behaviour: its base daily rate, points, detection and wrongful attributions."""
 
     name: str = Field(description="column-safe name: lowercase letters, digits, underscores")
-    kind: ChannelKind = Field(default=ChannelKind.offence, description="offence, default, lawful or civic")
+    kind: ChannelKind = Field(default=ChannelKind.offence, strict=False, description="offence, default, lawful or civic")
     base: Probability = Field(description="daily probability with no system in place")
     points: Score = Field(description="points added when detected (negative: a penalty)")
     detect: Probability = Field(description="probability that a true event is detected")
