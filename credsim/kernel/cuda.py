@@ -1,9 +1,9 @@
 """CUDA driver: the shared day step (:func:`credsim.kernel.step.pair_day`) in a ``cuda.jit`` kernel.
 
 The per-agent logic is not here: the kernels below run step.py's functions, from the same source
-as the CPU driver. ``init_agent``, ``mix64`` and ``listed_contacts`` are used as they are
-(``register_jitable``, compiled by numba-cuda as device functions). ``pair_day``,
-``agent_score`` and ``agent_finish`` are declared ``register_jitable(inline="always")`` for the
+as the CPU driver. ``init_agent`` and ``mix64`` are used as they are (``register_jitable``,
+compiled by numba-cuda as device functions). ``pair_day``, ``agent_score``, ``agent_finish``,
+``listed_contacts`` and ``_listed_yesterday`` are declared ``register_jitable(inline="always")`` for the
 CPU's numba-IR inlining, which numba-cuda 0.30 cannot type; :func:`_retarget` gives the CUDA
 kernel copies of them built from the same code objects with a CUDA decorator
 (``cuda.jit(device=True, forceinline=True)``). Under ``NUMBA_ENABLE_CUDASIM=1`` all of them run as
@@ -97,13 +97,13 @@ except Exception as err:  # noqa: BLE001 - any import failure means: no CUDA bac
 #: CPU kernel needs for speed). numba-cuda 0.30 cannot type such overloads (its typing of the
 #: inlined IR fails with "xor(omitted, omitted)"), so the CUDA driver compiles its own copies of
 #: them: same code objects, same source, other decorator (see :func:`_retarget`).
-INLINED_STEP_FUNCTIONS = ("agent_score", "agent_finish", "pair_day")
+INLINED_STEP_FUNCTIONS = ("_listed_yesterday", "listed_contacts", "agent_score", "agent_finish", "pair_day")
 
 
 def _retarget(module, names, decorate):
     """Copies of ``module``'s functions ``names`` (their code objects, untouched) whose global
     names resolve to each other's copies, each wrapped by ``decorate``; everything else they call
-    (``mix64``, ``listed_contacts``, layout constants) is the module's own object.
+    (``mix64``, layout constants) is the module's own object.
 
     This keeps one source of the per-agent logic with one decorator per target: the CPU kernel
     compiles the originals (IR-inlined), the CUDA kernel these copies (device functions that

@@ -42,7 +42,7 @@ def init_agent(i, root1, root2, married_thr, n):
     return np.uint8(fl)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _listed_yesterday(g, pbit, flags, lo, hi, halo):
     """Was global agent g listed yesterday? Local state if this shard holds g, else the halo bitmap."""
     if g >= lo and g < hi:
@@ -50,7 +50,7 @@ def _listed_yesterday(g, pbit, flags, lo, hi, halo):
     return (np.int64(halo[g >> 3]) >> (g & 7)) & 1
 
 
-@register_jitable
+@register_jitable(inline="always")
 def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, k2):
     """Number of i's contacts (±a_j inside region r, self skipped) listed yesterday."""
     s = reg_start[r]
