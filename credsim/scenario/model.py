@@ -24,6 +24,13 @@ Cost = Annotated[int, Field(ge=0, le=255)]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 
+def _check_name(value: str, pattern: re.Pattern, what: str) -> str:
+    """Names become column names: refuse anything else with a message saying what is allowed."""
+    if not pattern.match(value):
+        raise ValueError(f"{value!r} is not a valid {what}")
+    return value
+
+
 class _Strict(BaseModel):
     # strict: TOML gives typed values, so `contacts = true` or `married_share = "0.5"` is an error,
     # not a coercion (an int is still accepted where a float is expected)
@@ -159,9 +166,7 @@ class Channel(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _NAME.match(v):
-            raise ValueError(f"{v!r} is not a valid name (lowercase letters, digits, underscores; starts with a letter)")
-        return v
+        return _check_name(v, _NAME, "name (lowercase letters, digits, underscores; starts with a letter)")
 
 
 class Activity(_Strict):
@@ -187,9 +192,7 @@ class Grade(_Strict):
     @field_validator("name")
     @classmethod
     def _grade_name(cls, v: str) -> str:
-        if not _GRADE_NAME.match(v):
-            raise ValueError(f"{v!r} is not a valid grade name (letters, digits, underscores; up to 16)")
-        return v
+        return _check_name(v, _GRADE_NAME, "grade name (letters, digits, underscores; up to 16)")
 
 
 class Scenario(_Strict):
