@@ -206,23 +206,17 @@ if cuda is not None:
                 p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, halo, ip, beh, chan, act,
                 reg_start, reg_size, amod, row, hist_on,
             )  # fmt: skip
-            if ra != cur:
-                if cur >= 0:
-                    cuda.atomic.add(sreg, 2 * cur, n_l)
-                    cuda.atomic.add(sreg, 2 * cur + 1, s_p)
-                cur = ra
-                n_l = np.int64(0)
-                s_p = np.int64(0)
-            n_l += bl_a
-            s_p += pub_a
-            if rb != cur:
-                cuda.atomic.add(sreg, 2 * cur, n_l)
-                cuda.atomic.add(sreg, 2 * cur + 1, s_p)
-                cur = rb
-                n_l = np.int64(0)
-                s_p = np.int64(0)
-            n_l += bl_b
-            s_p += pub_b
+            for k in range(2):  # agents a, b: flush the running sums when the region changes
+                rg = ra if k == 0 else rb
+                if rg != cur:
+                    if cur >= 0:
+                        cuda.atomic.add(sreg, 2 * cur, n_l)
+                        cuda.atomic.add(sreg, 2 * cur + 1, s_p)
+                    cur = rg
+                    n_l = np.int64(0)
+                    s_p = np.int64(0)
+                n_l += bl_a if k == 0 else bl_b
+                s_p += pub_a if k == 0 else pub_b
             p += nt
         if cur >= 0:
             cuda.atomic.add(sreg, 2 * cur, n_l)
