@@ -17,8 +17,8 @@ from credsim.errors import CredsimError
 from credsim.kernel.backend import STATE_BYTES_PER_AGENT
 from credsim.kernel.hash import day_key
 from credsim.kernel.layout import C_SUM_P
-from credsim.plan import Histogram, Plan, compile_plan
-from credsim.scenario.model import MAX_DAYS, Scenario
+from credsim.plan import Plan
+from credsim.scenario.model import MAX_DAYS
 
 BACKENDS = ("cpu", "cuda", "ray")
 
@@ -181,9 +181,3 @@ def run_plan(
 def default_threads() -> int:
     """All cores this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def simulate_tables(scenario: Scenario, population: int, days: int, seed: int, **kw) -> Tables:
-    """Compile and run in one call (the engine-level API; see :func:`credsim.simulate` for users)."""
-    hist = kw.pop("hist", None)
-    return run_plan(compile_plan(scenario, population, seed, hist or Histogram()), days, **kw)

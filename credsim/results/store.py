@@ -230,7 +230,3 @@ class Catalog:
         scenario = from_toml(m["scenario_toml"], f"catalog run {run_id}")
         timing = Timing(float(m["setup_s"]), float(m["loop_s"]))
         return RunResult(m["name"], scenario, int(m["population"]), days, int(m["seed"]), m["backend"], tables, timing, run_id)
-
-    def export_parquet(self, run_id: str, folder: str | Path) -> Path:
-        """Write a stored run's tables as Parquet (and CSV) into ``folder``."""
-        return self.load(run_id).write_dir(folder)
