@@ -276,3 +276,74 @@ def test_kernels_compile_to_ptx():
     if res.stdout.startswith("SKIP"):
         pytest.skip(res.stdout.strip()[5:])
     assert res.stdout.startswith("OK"), res.stdout
+
+
+@needs_numba_cuda
+def test_simulator_shared_arrays_are_one_per_block():
+    """numba-cuda's simulator hands out a block's ``cuda.shared.array`` without a lock, so two
+    simulated threads could get two arrays and the day kernel's block sums lost additions (the
+    golden cases failed in ~4% of simulator runs). A tiny kernel where every thread takes the
+    shared array and adds 1 atomically: with a thread switch forced at the allocation (a profile
+    hook sleeps on ``np.empty``: a legal, if unlucky, schedule) the simulator's own method loses
+    additions; credsim's replacement (installed by importing credsim.kernel.cuda under the
+    simulator) never does, with that switch forced and in a few hundred ordinary launches."""
+    res = _script(
+        """
+        import sys, threading, time
+        import numpy as np
+        from numba import cuda
+        from numba.cuda.simulator import kernelapi
+        from credsim.kernel import cuda as kc, cudasim_fix
+
+        assert kc.SIMULATOR and getattr(kernelapi.FakeCUDAShared.array, "credsim_locked", False)
+        TPB = 16
+
+        @cuda.jit
+        def count(out):
+            tx = cuda.threadIdx.x
+            a = cuda.shared.array(1, np.int64)
+            b = cuda.shared.array(2, np.int64)
+            if tx == 0:
+                a[0] = 0
+                b[0] = 0
+                b[1] = 0
+            cuda.syncthreads()
+            cuda.atomic.add(a, 0, 1)
+            cuda.atomic.add(b, 1, 2)
+            cuda.syncthreads()
+            if tx == 0:
+                bx = cuda.blockIdx.x
+                out[bx, 0] = a[0]
+                out[bx, 1] = b[1]
+                out[bx, 2] = b[0]
+
+        def lost(launches):
+            out = np.zeros((2, 3), np.int64)
+            bad = 0
+            for _ in range(launches):
+                count[2, TPB](out)
+                bad += out.tolist() != [[TPB, 2 * TPB, 0]] * 2
+            return bad
+
+        def forced_switch(frame, event, arg):
+            if event == "c_call" and arg is np.empty:
+                time.sleep(0.0005)  # let the other simulated threads run while this one allocates
+
+        threading.setprofile(forced_switch)  # applies to the simulator's threads, started later
+        cudasim_fix.uninstall()
+        unpatched = lost(20)
+        cudasim_fix.install()
+        patched = lost(20)
+        threading.setprofile(None)
+        sys.setswitchinterval(1e-6)
+        t0 = time.perf_counter()
+        ordinary = lost(300)
+        print("OK", unpatched, patched, ordinary, round(time.perf_counter() - t0, 1))
+        """,
+        sim=True,
+    )
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert res.stdout.startswith("OK"), res.stdout
+    unpatched, patched, ordinary = map(int, res.stdout.split()[1:4])
+    assert unpatched >= 1, "the simulator's own shared arrays did not race even with a forced switch"
+    assert patched == 0 and ordinary == 0, res.stdout

@@ -124,6 +124,9 @@ def _retarget(module, names, decorate):
 
 if cuda is not None:
     if SIMULATOR:  # plain Python: the copies run as they are
+        from credsim.kernel.cudasim_fix import install as _fix_simulator_shared
+
+        _fix_simulator_shared()  # the simulator's cuda.shared.array races between threads
         _dev = _retarget(_step, INLINED_STEP_FUNCTIONS, lambda f: f)
     else:
         try:
