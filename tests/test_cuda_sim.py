@@ -23,8 +23,10 @@ GOLDEN = HERE / "golden"
 SCENARIOS = HERE / "scenarios"
 CASES = tomllib.loads((GOLDEN / "cases.toml").read_text())
 
-#: Days run under the simulator per golden case (it runs ~1e4 agent-steps/s): the full case where
-#: that takes seconds, else a prefix of days compared with the golden rows' prefix.
+#: Days run under the simulator per golden case (it runs ~2e3-1e4 agent-steps/s): the full case where
+#: that takes seconds, else a prefix of days compared with the golden rows' prefix. The two 10k cases
+#: get 12 of their 90 days: 12 days take ~50 s each here, all 90 would take ~6 minutes each (over the
+#: ~60 s a case may cost); benchmarks/gpu.sh docks all their days on a real GPU.
 SIM_DAYS = {"essay-1": 10, "essay-37": 30, "edge-1001": 60, "essay-10k": 12, "baseline-10k": 12}
 
 needs_numba_cuda = pytest.mark.skipif(
