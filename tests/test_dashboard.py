@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from browser_checks import check_charts, text_problems
 from credsim.dashboard import make_server
 from credsim.dashboard.server import MAX_POPULATION, form_spec
 from credsim.errors import ScenarioError
@@ -273,6 +274,15 @@ def test_dashboard_in_a_browser(server, browser, monkeypatch):
         run_and_wait(1)
         first_card, first_chart = scenario_column(), page.locator("#chart-listed svg.marks").inner_html()
         assert len(first_card) >= 10 and page.locator("#charts [data-rendered='1']").count() == 6
+        # what a person sees: no null/undefined/raw Markdown; every legend and label inside its chart
+        check_charts(page, "#charts .chart")
+        assert page.locator("#section-blacklist .help code").count() > 0, "help texts render `code` as <code>"
+        page.locator("#results").screenshot(path=str(ARTIFACTS / "dashboard-results.png"))
+        # Enter in a scenario field submits no form (no reload: the results stay) and breaks no CSP rule
+        url = page.url
+        page.locator('[data-path="score.association_rate"]').press("Enter")
+        page.wait_for_timeout(500)
+        assert page.url == url and page.locator("#results-body").is_visible()
         # a stronger spouse pull: a new run, and the scorecard and the charts change
         spouse.fill("9")
         spouse.dispatch_event("change")
@@ -331,10 +341,27 @@ def test_dashboard_in_a_browser(server, browser, monkeypatch):
         assert page.locator("#scorecard-table thead th").count() == 4
         page.screenshot(path=str(ARTIFACTS / "dashboard-catalog.png"), full_page=True)
 
+        assert text_problems(page) == [], text_problems(page)
         assert errors == [], f"console errors: {errors}"
         assert outside == [], f"the page tried to reach the network: {outside}"
     finally:
         page.close()
+
+
+def test_page_has_no_inline_script():
+    """The dashboard's Content-Security-Policy allows scripts from its own files only, so an inline
+    handler (onsubmit=...) or an inline <script> is blocked, and the blocked call is a console error."""
+    from credsim.dashboard.server import CSP, STATIC, _static
+
+    assert "'unsafe-inline'" not in CSP.split("script-src", 1)[1].split(";", 1)[0]
+    for name, ctype in set(STATIC.values()):
+        text = _static(name).decode()
+        if name.endswith(".html"):
+            assert not re.search(r"<[^>]*\son[a-z]+\s*=", text, re.I), f"{name}: inline event handler"
+            assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text, re.I), f"{name}: inline script"
+        assert "javascript:" not in text, name
+        if name.endswith(".js"):
+            assert not re.search(r"setAttribute\(\s*[\"']on", text), f"{name}: handler set as an attribute"
 
 
 def test_serve_on_a_taken_port_is_one_line(cli):

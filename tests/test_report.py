@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from browser_checks import check_charts
 from credsim.errors import CredsimError
 from credsim.report import prepare, write_figures, write_report
 from credsim.results.compare import compare
@@ -67,6 +68,7 @@ def test_report_renders_every_chart_offline(report, browser):
             assert marks > 0, f"chart {key}: no bars, cells or lines drawn"
         assert page.locator("#scorecard-table tbody tr").count() >= 10
         assert "prevented" in page.locator("#scorecard").inner_text()
+        check_charts(page, ".chart")  # legends and labels where a person sees them; no null, no raw Markdown
         assert errors == [], f"console errors: {errors}"
         assert requests == [], f"the report tried to reach the network: {requests}"
         ARTIFACTS.mkdir(exist_ok=True)

@@ -34,6 +34,11 @@ DAY_TITLE = "Day of the simulation"
 
 #: Histogram bins whose share never reaches this (%, on any day of any run) are left off the edges.
 HIST_MIN_SHARE_PCT = 0.05
+#: The heatmap's colour: log of the share (most bands hold a few % or less, one band can hold 100%),
+#: from this share (%) or the smallest non-zero share shown, whichever is larger, up to 100%.
+HIST_LOG_FLOOR_PCT = 1e-3
+#: Bands that hold nobody: a light grey that viridis never takes (its darkest is purple).
+HIST_ZERO_COLOUR = "#e6e6e6"
 
 
 @dataclass
@@ -132,15 +137,17 @@ def listed_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart:
             "y": {"field": "score", "type": "quantitative", "title": "Score (points)", "scale": {"zero": False}},
             "color": colour,
             "strokeDash": {"field": "measure", "type": "nominal", "title": "Line",
-                           "scale": {"domain": ["Average public score", "Blacklist line"], "range": [[1, 0], [6, 4]]}},
+                           "scale": {"domain": ["Average public score", "Blacklist line"], "range": [[1, 0], [6, 4]]},
+                           "legend": {"symbolType": "stroke", "symbolSize": 500, "symbolStrokeWidth": 2}},
             "detail": {"field": "measure"},
             "opacity": _fade("thr"),
             "tooltip": [{"field": "run", "title": "Scenario"}, {"field": "day", "title": "Day"},
                         {"field": "measure", "title": "Line"}, {"field": "score", "title": "Points", "format": ".1f"}],
         },
     }  # fmt: skip
+    # each panel carries its own legends (the "Line" legend belongs beside the score panel, not the top one)
     spec = {"data": _csv(df[["run", "day", "listed_pct"]], ["day", "listed_pct"]), "vconcat": [share, line],
-            "resolve": {"scale": {"color": "shared"}}}  # fmt: skip
+            "resolve": {"scale": {"color": "shared"}, "legend": {"color": "independent", "strokeDash": "independent"}}}  # fmt: skip
     return Chart(
         "listed", "Who is on the blacklist",
         "The share of the population on the blacklist each day, and the line that puts them there: "
@@ -149,8 +156,25 @@ def listed_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart:
     )
 
 
+def _sig(x: pd.Series, digits: int = 3) -> pd.Series:
+    """Round to ``digits`` significant digits (tiny shares of big populations stay non-zero)."""
+    v = x.to_numpy(float)
+    out = np.zeros_like(v)
+    nz = v != 0
+    mag = np.floor(np.log10(np.abs(v[nz])))
+    scale = 10.0 ** (digits - 1 - mag)
+    out[nz] = np.round(v[nz] * scale) / scale
+    return pd.Series(out, index=x.index)
+
+
 def distribution_chart(runs: dict[str, RunResult]) -> Chart | None:
-    """Heatmap per run: how the population's public scores spread out, day by day."""
+    """Heatmap per run: how the population's public scores spread out, day by day.
+
+    Colour is the log of the share of people in each band (a linear scale showed one bright band
+    and near-black elsewhere); bands that hold nobody are not drawn, so the panel's grey
+    background shows them, distinct from any colour of the scale. Cells reach one pixel into
+    their right and upper neighbours (drawn after them), so no hairline seams show between days.
+    """
     panels, notes = [], []
     frames = {}
     for label, r in runs.items():
@@ -169,67 +193,77 @@ def distribution_chart(runs: dict[str, RunResult]) -> Chart | None:
         peak = h.groupby("bin_lo")["share"].max()
         keep |= set(peak.index[peak >= HIST_MIN_SHARE_PCT])
     lo_keep, hi_keep = (min(keep), max(keep)) if keep else (None, None)
+    smallest = min((float(h.loc[h["count"] > 0, "share"].min()) for _, h in frames.values()), default=1.0)
+    floor = max(HIST_LOG_FLOOR_PCT, 10.0 ** np.floor(np.log10(smallest))) if smallest > 0 else HIST_LOG_FLOOR_PCT
+    ticks = [10.0**k for k in range(int(round(np.log10(floor))), 3)]
+    colour = {"field": "share", "type": "quantitative", "title": "People (%)",
+              "scale": {"type": "log", "scheme": "viridis", "domain": [floor, 100], "clamp": True},
+              "legend": {"type": "gradient", "values": ticks, "format": "~g", "gradientLength": 160}}  # fmt: skip
     for label, (r, h) in frames.items():
         if lo_keep is not None:
             h = h[(h["bin_lo"] >= lo_keep) & (h["bin_lo"] <= hi_keep)]
         days = np.unique(h["day"].to_numpy())
         step = int(np.diff(days).min()) if len(days) > 1 else 1
+        x0, x1 = float(h["day"].min() - step + 0.5), float(h["day"].max() + 0.5)
+        y0, y1 = int(h["bin_lo"].min()), int(h["bin_hi"].max() + 1)
+        px_x, px_y = (x1 - x0) / WIDTH, (y1 - y0) / 200  # one pixel in days and in points
+        h = h[h["count"] > 0].sort_values(["day", "bin_lo"])  # drawn in this order: later cells cover the overlaps
         cells = pd.DataFrame({
-            "day0": h["day"] - step + 0.5, "day1": h["day"] + 0.5,
-            "lo": h["bin_lo"], "hi": h["bin_hi"] + 1,
-            "share": h["share"].round(3),
+            "day": h["day"], "day0": h["day"] - step + 0.5, "day1": (h["day"] + 0.5 + px_x).round(3),
+            "lo": h["bin_lo"], "hi": (h["bin_hi"] + 1 + px_y).round(3),
+            "share": _sig(h["share"]),
         })  # fmt: skip
         d = r.daily
         thr = d["threshold"].where(d["threshold"] > r.scenario.score.min)
         line = pd.DataFrame({"day": d["day"], "threshold": thr}).dropna()
-        if lo_keep is not None:
-            line = line[(line["threshold"] >= lo_keep) & (line["threshold"] <= hi_keep + 1 + (h["bin_hi"] - h["bin_lo"]).max())]
+        line = line[(line["threshold"] >= y0) & (line["threshold"] <= y1)]
         layers = [{
-            "data": _csv(cells, ["day0", "day1", "lo", "hi", "share"]),
-            "mark": {"type": "rect", "strokeWidth": 0.6},
+            "data": _csv(cells, ["day", "day0", "day1", "lo", "hi", "share"]),
+            "mark": {"type": "rect", "clip": True},
             "encoding": {
-                "x": {"field": "day0", "type": "quantitative", "title": DAY_TITLE, "scale": {"nice": False}},
+                "x": {"field": "day0", "type": "quantitative", "title": DAY_TITLE,
+                      "scale": {"domain": [x0, x1], "nice": False}, "axis": {"grid": False}},
                 "x2": {"field": "day1"},
-                "y": {"field": "lo", "type": "quantitative", "title": "Public score (points)", "scale": {"zero": False, "nice": False}},
+                "y": {"field": "lo", "type": "quantitative", "title": "Public score (points)",
+                      "scale": {"domain": [y0, y1], "zero": False, "nice": False}, "axis": {"grid": False}},
                 "y2": {"field": "hi"},
-                "color": {"field": "share", "type": "quantitative", "title": "People (%)",
-                          "scale": {"scheme": "viridis", "domain": [0, 100]}},
-                # a stroke of the same colour closes the hairline seams between neighbouring cells
-                "stroke": {"field": "share", "type": "quantitative", "title": "People (%)",
-                           "scale": {"scheme": "viridis", "domain": [0, 100]}},
-                "tooltip": [{"field": "day1", "title": "Day", "format": ".0f"},
-                            {"field": "lo", "title": "Score from (points)"}, {"field": "hi", "title": "to below (points)"},
-                            {"field": "share", "title": "People in this band (%)", "format": ".2f"}],
+                "color": colour,
+                "tooltip": [{"field": "day", "title": "Day"},
+                            {"field": "lo", "title": "Score from (points)"},
+                            {"field": "share", "title": "People in this band (%)", "format": ".3~g"}],
             },
         }]  # fmt: skip
         if not line.empty:
             layers.append({
                 "data": _csv(line, ["day", "threshold"]),
-                "mark": {"type": "line", "color": "#000000", "strokeWidth": 3.5, "interpolate": "step-after"},
+                "mark": {"type": "line", "color": "#000000", "strokeWidth": 3.5, "interpolate": "step-after", "clip": True},
                 "encoding": {"x": {"field": "day", "type": "quantitative"}, "y": {"field": "threshold", "type": "quantitative"}},
             })
             layers.append({
                 "data": _csv(line, ["day", "threshold"]),
-                "mark": {"type": "line", "color": "#FFFFFF", "strokeWidth": 1.5, "strokeDash": [6, 4], "interpolate": "step-after"},
+                "mark": {"type": "line", "color": "#FFFFFF", "strokeWidth": 1.5, "strokeDash": [6, 4],
+                         "interpolate": "step-after", "clip": True},
                 "encoding": {
                     "x": {"field": "day", "type": "quantitative"},
                     "y": {"field": "threshold", "type": "quantitative"},
                     "tooltip": [{"field": "day", "title": "Day"}, {"field": "threshold", "title": "Blacklist line (points)"}],
                 },
             })  # fmt: skip
-        width = int(h["bin_hi"].iloc[0] - h["bin_lo"].iloc[0] + 1)
+        width = int(h["bin_hi"].iloc[0] - h["bin_lo"].iloc[0] + 1) if len(h) else 1
         panels.append({"title": {"text": f"{label} (bands of {width} points)", "anchor": "start", "fontSize": 13},
-                       "width": WIDTH, "height": 200,
+                       "width": WIDTH, "height": 200, "view": {"fill": HIST_ZERO_COLOUR, "stroke": None},
                        "layer": layers})  # fmt: skip
     spec = {
         "title": {"text": "How public scores spread out over time",
-                  "subtitle": "Colour: % of the population in each score band that day. "
-                              "Dashed line: the blacklist line."},
+                  "subtitle": ["Colour: % of the population in each score band that day, on a log scale "
+                               "(each step of the legend: ten times as many people).",
+                               "Grey: nobody in that band. Dashed line: the blacklist line."]},
         "vconcat": panels,
-        "resolve": {"scale": {"color": "shared", "stroke": "shared"}},
+        "resolve": {"scale": {"color": "shared"}},
     }  # fmt: skip
     return Chart("distribution", "The spread of public scores",
-                 "Each column is one day; each band a range of public scores. Bright bands hold many people.",
+                 "Each column is one day; each band a range of public scores. Bright bands hold many people, "
+                 "dark ones few; grey bands hold nobody.",
                  spec, notes)  # fmt: skip
 
 
@@ -247,8 +281,8 @@ def events_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart:
     run_order = _run_colour(list(runs), baseline)["domain"]
     spec = {
         "title": {"text": "What people did, what the system saw, and what it got wrong",
-                  "subtitle": "Events per 1,000 people over the whole run, by kind of behaviour. "
-                              "Each panel has its own scale: wrong attributions are rare, but each one costs someone points."},
+                  "subtitle": ["Events per 1,000 people over the whole run, by kind of behaviour.",
+                               "Each panel has its own scale: wrong attributions are rare, but each one costs someone points."]},
         "data": _csv(df, ["per_1000", "points"]),
         "facet": {"column": {"field": "measure", "type": "nominal", "title": None, "sort": EVENT_MEASURES,
                              "header": {"labelFontSize": 13, "labelFontWeight": "bold"}}},
@@ -259,7 +293,7 @@ def events_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart:
                 "y": {"field": "channel", "type": "nominal", "title": None, "sort": order},
                 "yOffset": {"field": "run", "type": "nominal", "sort": run_order},
                 "x": {"field": "per_1000", "type": "quantitative", "title": "Events per 1,000 people",
-                      "axis": {"tickCount": 4, "labelOverlap": True, "labelFlush": True}},
+                      "axis": {"tickCount": 4, "labelOverlap": True}},
                 "tooltip": [{"field": "run", "title": "Scenario"}, {"field": "channel", "title": "Behaviour"},
                             {"field": "measure", "title": "Count"},
                             {"field": "per_1000", "title": "Per 1,000 people", "format": ",.2f"},

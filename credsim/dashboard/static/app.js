@@ -23,6 +23,15 @@ function el(tag, attrs, ...children) {
   return node;
 }
 const $ = (sel) => document.querySelector(sel);
+// replaceChildren/append turn null into the text "null": put only real children
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}
+// help texts come from the model's docstrings, where `name` marks a field or value: show it as code
+function richText(text) {
+  return String(text).replace(/``/g, "`").split(/`([^`]*)`/).map((part, i) => (i % 2 ? el("code", {text: part}) : part)).filter((p) => p !== "");
+}
+const plainText = (text) => String(text).replace(/`+([^`]*)`+/g, "$1");
 
 async function api(method, url, body, raw) {
   const opts = {method, headers: {}};
@@ -78,18 +87,18 @@ function rangeText(spec) {
 
 function fieldNode(spec, path, value) {
   const id = "f-" + path.replace(/[^A-Za-z0-9]/g, "_");
-  const help = spec.compact ? null : el("div", {class: "help", text: spec.description + rangeText(spec)});
+  const help = spec.compact ? null : el("div", {class: "help"}, richText(spec.description + rangeText(spec)));
   const msg = el("div", {class: "msg", "data-msg-for": path});
   const wrap = el("div", {class: "field", "data-field": path, "data-key": spec.key});
   if (spec.type === "boolean") {
-    const box = el("input", {type: "checkbox", id, "data-path": path, checked: !!value, title: spec.description});
+    const box = el("input", {type: "checkbox", id, "data-path": path, checked: !!value, title: plainText(spec.description)});
     box.addEventListener("change", () => onEdit(box, spec, path));
     wrap.append(...[el("label", {class: "check", for: id}, box, spec.title), help, msg].filter(Boolean));
     return wrap;
   }
   let input;
   if (spec.type === "enum") {
-    input = el("select", {id, "data-path": path, title: spec.description},
+    input = el("select", {id, "data-path": path, title: plainText(spec.description)},
       spec.options.map((o) => el("option", {value: o, text: o, selected: o === value})));
     input.addEventListener("change", () => onEdit(input, spec, path));
   } else if (spec.read_only) {
@@ -99,7 +108,7 @@ function fieldNode(spec, path, value) {
   } else {
     const numeric = spec.type === "integer" || spec.type === "number";
     input = el("input", {type: "text", id, "data-path": path, value: value === null || value === undefined ? "" : String(value),
-      inputmode: numeric ? "decimal" : null, spellcheck: "false", title: spec.description});
+      inputmode: numeric ? "decimal" : null, spellcheck: "false", title: plainText(spec.description)});
     input.addEventListener("input", () => onEdit(input, spec, path, true));
     input.addEventListener("change", () => onEdit(input, spec, path));
   }
@@ -138,13 +147,13 @@ function buildForm() {
     if (section.list) {
       // in a list the help is said once, above the items (and on each input as a tooltip)
       details.append(el("p", {class: "help list-help"}, section.fields.filter((f) => f.key !== "name").map((f) =>
-        [el("strong", {text: f.title}), `: ${f.description}${rangeText(f)}. `])));
+        [el("strong", {text: f.title}), ": ", richText(`${f.description}${rangeText(f)}`), ". "])));
       (sc[key] || []).forEach((item, i) => {
         const nameField = section.fields.find((f) => f.key === "name");
         const kind = item.kind ? el("span", {class: "kind", text: item.kind}) : null;
         const fields = section.fields.filter((f) => f.key !== "name");
         details.append(el("div", {class: "item", "data-item": `${key}[${i}]`},
-          el("div", {class: "item-head"}, el("span", {text: (item.name || `#${i + 1}`).replace(/_/g, " "), title: nameField ? nameField.description : ""}), kind),
+          el("div", {class: "item-head"}, el("span", {text: (item.name || `#${i + 1}`).replace(/_/g, " "), title: nameField ? plainText(nameField.description) : ""}), kind),
           el("div", {class: "msg", "data-msg-for": `${key}[${i}]`}), el("div", {class: "msg", "data-msg-for": `${key}[${i}].name`}),
           groupFields(fields, item, `${key}[${i}]`, true)));
       });
@@ -351,7 +360,7 @@ async function renderResults(result, title) {
   // "was": the previous run's values against the same baseline, so a change of one setting shows its effect
   const previous = card && card.columns.length === 2 && state.lastCard && state.lastCard.baseline === r0.run_id
     && state.lastCard.runId !== result.runs[1].run_id ? state.lastCard : null;
-  $("#scorecard").replaceChildren(el("h3", {text: result.baseline ? `Scorecard against ${result.baseline}` : "Scorecard"}),
+  fill($("#scorecard"), el("h3", {text: result.baseline ? `Scorecard against ${result.baseline}` : "Scorecard"}),
     scorecardNode(card, previous ? previous.values : null),
     previous ? el("p", {class: "note", text: `Small grey figures: the previous run (${previous.label}).`}) : null);
   if (card && card.columns.length === 2) {
@@ -446,6 +455,8 @@ async function main() {
     input.addEventListener("change", () => scheduleValidate(50));
   }
   $("#run-button").addEventListener("click", startRun);
+  // Enter in a field would submit the form (a page reload): the form only holds the inputs
+  $("#scenario-form").addEventListener("submit", (e) => e.preventDefault());
   $("#catalog-refresh").addEventListener("click", refreshCatalog);
   $("#catalog-show").addEventListener("click", showSelected);
   await loadPreset(presets.data.default);
