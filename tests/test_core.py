@@ -69,12 +69,34 @@ def test_class_multipliers_mean_one_and_ordered():
 
 
 def test_identical_tables_with_one_and_two_threads():
+    """Same integers with 1 and 2 CPU threads. numba caps threads at NUMBA_NUM_THREADS (the core
+    count by default), so on a 1-core machine ``threads=2`` would quietly run one thread: the runs
+    happen in a subprocess with NUMBA_NUM_THREADS=2 (numba allows more threads than cores), which
+    checks that the second run really had two."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
     c = CASES["essay-10k"]
-    a = simulate(scenario_path("essay"), 20_001, 40, 7, threads=1)
-    b = simulate(scenario_path("essay"), 20_001, 40, 7, threads=2)
-    assert np.array_equal(a.tables.daily, b.tables.daily)
-    assert np.array_equal(a.tables.regions, b.tables.regions)
     assert c["population"] == 10000  # the cases file is what we think it is
+    code = textwrap.dedent(f"""
+        import numba, numpy as np
+        from credsim import simulate
+
+        assert numba.config.NUMBA_NUM_THREADS == 2, numba.config.NUMBA_NUM_THREADS
+        a = simulate({str(scenario_path("essay"))!r}, 20_001, 40, 7, threads=1)
+        assert numba.get_num_threads() == 1
+        b = simulate({str(scenario_path("essay"))!r}, 20_001, 40, 7, threads=2)
+        assert numba.get_num_threads() == 2, numba.get_num_threads()
+        assert np.array_equal(a.tables.daily, b.tables.daily)
+        assert np.array_equal(a.tables.regions, b.tables.regions)
+        assert a.tables.daily[:, a.tables.columns.index("listed")].max() > 0  # listing dynamics ran
+        print("OK")
+    """)
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0 and proc.stdout.strip() == "OK", proc.stdout[-2000:] + proc.stderr[-3000:]
 
 
 def test_state_is_six_bytes_per_agent():

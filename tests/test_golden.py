@@ -4,7 +4,8 @@ import filecmp
 
 import pytest
 
-from conftest import CASES, GOLDEN, SHARED, scenario_path
+import manifest
+from conftest import CASES, GOLDEN, HERE, scenario_path
 from credsim import simulate
 
 
@@ -28,11 +29,46 @@ def test_docking_command_line(cli, tmp_path):
     assert (out / "daily.parquet").exists() and (out / "regions.parquet").exists()
 
 
+def test_golden_copies_match_manifest():
+    """tests/golden and tests/scenarios are copies of ../shared (so they travel to machines without
+    it): every clone checks them against the committed SHA-256 manifest (tests/manifest.py)."""
+    entries = manifest.read()
+    assert {"golden/cases.toml", "scenarios/essay.toml"} <= set(entries)
+    assert {rel for rel in entries if rel.startswith("golden/")} >= {f"golden/{c}.{t}.csv" for c in CASES for t in ("daily", "regions")}
+    assert manifest.check(HERE, entries) == []
+
+
+def test_manifest_check_finds_changed_missing_and_extra_files(tmp_path):
+    """The check itself: a changed byte, a missing copy and an unlisted new file are each reported."""
+    import shutil
+
+    for d in manifest.copied_dirs(HERE, manifest.read()):
+        shutil.copytree(HERE / d, tmp_path / d)
+    entries = manifest.read()
+    assert manifest.check(tmp_path, entries) == []
+    daily = tmp_path / "golden" / "essay-1.daily.csv"
+    data = bytearray(daily.read_bytes())
+    data[-2] ^= 1
+    daily.write_bytes(bytes(data))
+    (tmp_path / "scenarios" / "edge.toml").unlink()
+    (tmp_path / "golden" / "new-case.daily.csv").write_text("day\n")
+    (tmp_path / "golden2").mkdir()  # a directory copied later: covered once the manifest is rewritten
+    (tmp_path / "golden2" / "cases.toml").write_text("")
+    problems = manifest.check(tmp_path, entries)
+    assert [p.split(":")[0] for p in problems] == ["golden/essay-1.daily.csv", "scenarios/edge.toml",
+                                                    "golden/new-case.daily.csv", "golden2/cases.toml"], problems
+    rewritten = manifest.build(tmp_path, manifest.copied_dirs(tmp_path, entries))
+    assert "golden2/cases.toml" in rewritten and manifest.check(tmp_path, rewritten) == []
+
+
 def test_golden_copies_match_shared():
-    """tests/golden is a copy of ../shared/golden (so it travels to GPU machines); keep them equal."""
-    if not (SHARED / "golden").is_dir():
-        pytest.skip("../shared not present")
-    for f in (SHARED / "golden").iterdir():
+    """Where ../shared (or $CREDSIM_SHARED) is present, the copies are byte-identical to it, and
+    every golden file there is copied."""
+    shared = manifest.shared_root()
+    if not (shared / "golden").is_dir():
+        pytest.skip(f"{shared} not present (the copies were checked against the manifest)")
+    assert manifest.check_shared(HERE, shared, manifest.read()) == []
+    for f in (shared / "golden").iterdir():
         assert (GOLDEN / f.name).read_bytes() == f.read_bytes(), f.name
 
 
