@@ -100,7 +100,9 @@ def run(
     days: str = typer.Option("365", "--days", "-d", help="Simulated days (1..65535)."),
     seed: str = typer.Option("1", "--seed", "-s", help="Random seed, 0..2^64-1. Same seed, same integers."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: daily.csv, regions.csv, Parquet copies, run.json."),
-    backend: str = typer.Option("cpu", "--backend", "-b", help="cpu (all cores) or cuda."),
+    backend: str = typer.Option(
+        "cpu", "--backend", "-b", help="cpu|cuda|ray: cpu (all cores), cuda (one GPU) or ray (--shards actors)."
+    ),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
     shards: int = typer.Option(1, "--shards", help="With --backend ray: split the population over this many actors."),
     hist_bins: str = typer.Option("0", "--hist-bins", help="Also count public scores in this many bins (0: off)."),
@@ -196,7 +198,7 @@ def compare(
     days: str = typer.Option("365", "--days", "-d", help="Simulated days."),
     seed: str = typer.Option("1", "--seed", "-s", help="Seed shared by every run (common random numbers)."),
     baseline: str = typer.Option("baseline", "--baseline", help="The reference scenario: the system switched off."),
-    backend: str = typer.Option("cpu", "--backend", "-b", help="cpu or cuda."),
+    backend: str = typer.Option("cpu", "--backend", "-b", help="cpu|cuda|ray."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the scorecard as JSON instead of a table."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML report to this file."),

@@ -9,6 +9,19 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+#: Hypothesis runs the same examples every time (derandomized, no example database), so the suite
+#: is deterministic; CREDSIM_HYPOTHESIS=explore draws fresh random examples (and prints the seed).
+settings.register_profile("credsim", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, database=None, print_blob=True)
+settings.load_profile(os.environ.get("CREDSIM_HYPOTHESIS", "credsim"))
+#: Seed of the few seeded random choices in tests (printed in the header; set it to vary them).
+TEST_SEED = int(os.environ.get("CREDSIM_TEST_SEED", "1"))
+
+
+def pytest_report_header(config):
+    return f"credsim: hypothesis profile {settings.get_current_profile_name()!r}; CREDSIM_TEST_SEED={TEST_SEED}"
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"

@@ -211,7 +211,7 @@ def check_request(body) -> tuple[RunRequest | None, list[dict]]:
     except CredsimError as err:
         errors.append(_field_error("run.seed", err))
     name = body.get("name")
-    if not isinstance(name, str) or not RUN_NAME.match(name):
+    if not isinstance(name, str) or not RUN_NAME.fullmatch(name):
         errors.append({"field": "run.name", "message": "lowercase letters, digits, '-' and '_', starting with a letter "
                                                        "(at most 48 characters)"})  # fmt: skip
     baseline = body.get("baseline")
@@ -706,7 +706,7 @@ class Handler(BaseHTTPRequestHandler):
             raise CredsimError(f"{filename}: not UTF-8 text; not a TOML file") from None
         sc = from_toml(text, filename)  # data only: tomllib, then the model
         stem = re.sub(r"[^a-z0-9_-]", "-", Path(filename).stem.lower()).strip("-_")
-        name = stem if RUN_NAME.match(stem or "") else "uploaded"
+        name = stem if RUN_NAME.fullmatch(stem or "") else "uploaded"
         self._json(HTTPStatus.OK, {"name": name, "scenario": sc.model_dump(mode="json")})
 
     def post_compare(self, path, query) -> None:

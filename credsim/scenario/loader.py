@@ -7,6 +7,8 @@ Files are data only: parsed with :mod:`tomllib`, never executed. Every failure b
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -14,7 +16,7 @@ from pathlib import Path
 import tomli_w
 from pydantic import ValidationError
 
-from credsim.errors import ScenarioError
+from credsim.errors import ScenarioError, clip
 from credsim.scenario.model import Scenario
 
 #: Largest scenario file we read (a scenario is a few kilobytes; this bounds hostile input).
@@ -50,7 +52,7 @@ def field_errors(err: ValidationError) -> list[tuple[str, str]]:
             msg = "unknown field"
         elif e["type"] == "missing":
             msg = "missing field"
-        out.append((_field_path(tuple(e["loc"])), msg))
+        out.append((_field_path(tuple(e["loc"])), clip(msg)))
     return out
 
 
@@ -72,7 +74,7 @@ def from_dict(data: dict, source: str = "scenario") -> Scenario:
 def from_toml(text: str, source: str = "scenario") -> Scenario:
     """Parse and validate TOML text."""
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(text.removeprefix("\ufeff"))  # a byte-order mark (editors on Windows) is not content
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{source}: not valid TOML: {err}") from None
     return from_dict(data, source)
@@ -88,25 +90,57 @@ def load(spec: str | Path) -> tuple[str, Scenario]:
         text = (resources.files("credsim.scenario") / "presets" / f"{spec_s}.toml").read_text("utf-8")
         return spec_s, from_toml(text, spec_s)
     path = Path(spec_s)
-    if not path.suffix and not path.exists():
+    try:
+        exists = path.exists()
+    except OSError:  # a name too long for the file system, say: not a file either
+        exists = False
+    if not path.suffix and not exists:
         raise ScenarioError(f"scenario: {spec_s!r} is neither a preset ({', '.join(presets())}) nor a file")
     return path.stem, from_toml(read_text_file(path, "scenario", ScenarioError), str(path))
 
 
-def read_text_file(path: Path, what: str, error: type[Exception] = ScenarioError) -> str:
-    """A small UTF-8 text file's contents; every failure is ``error`` with a one-line message."""
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _not_regular(mode: int) -> str:
+    return next((what for test, what in _SPECIAL if test(mode)), "not a regular file")
+
+
+def read_text_file(path: Path, what: str, error: type[Exception] = ScenarioError, limit: int = MAX_FILE_BYTES) -> str:
+    """A small UTF-8 text file's contents (the one reader of scenario, targets and other input files).
+
+    Regular files only, at most ``limit`` bytes read: a named pipe would block forever and
+    /dev/zero or /dev/urandom would never end. A leading UTF-8 byte-order mark is dropped. Every
+    failure is ``error`` with a one-line message."""
+    path = Path(path)
+    where = str(path) if len(str(path)) <= 120 else f"{str(path)[:40]}…{str(path)[-40:]}"  # a path too long to echo
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise error(f"{path}: file is larger than {MAX_FILE_BYTES} bytes; not a {what}")
-        return path.read_bytes().decode("utf-8")
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise error(f"{where}: is a directory, not a {what}")
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{where}: is {_not_regular(info.st_mode)}, not a regular file; not a {what}")
+        if info.st_size > limit:
+            raise error(f"{where}: file is larger than {limit:,} bytes; not a {what}")
+        # O_NONBLOCK: if the path became a FIFO since the stat, opening it must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise error(f"{where}: is {_not_regular(mode)}, not a regular file; not a {what}")
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise error(f"{where}: file is larger than {limit:,} bytes; not a {what}")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
+        raise error(f"{where}: no such file") from None
     except IsADirectoryError:
-        raise error(f"{path}: is a directory, not a TOML file") from None
+        raise error(f"{where}: is a directory, not a {what}") from None
     except UnicodeDecodeError:
-        raise error(f"{path}: not UTF-8 text; not a TOML file") from None
+        raise error(f"{where}: not UTF-8 text; not a {what}") from None
     except OSError as err:
-        raise error(f"{path}: cannot read: {err.strerror or err}") from None
+        raise error(f"{where}: cannot read: {err.strerror or err}") from None
 
 
 #: Extension fields left out of the canonical text at their defaults, so a CSM-1 scenario's text

@@ -26,7 +26,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 def _check_name(value: str, pattern: re.Pattern, what: str) -> str:
     """Names become column names: refuse anything else with a message saying what is allowed."""
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):  # fullmatch: "$" alone would let a final newline through
         raise ValueError(f"{value!r} is not a valid {what}")
     return value
 
