@@ -123,6 +123,24 @@ def test_validation_is_the_clis(server, path, value):
     assert call(server, "GET", "/api/status")[1] == {"busy": False, "job": None, "started_runs": before}
 
 
+def test_plan_checks_too(server):
+    """Rules the model alone cannot see (wrongful-attribution rates, each at most 1, summing past 1)
+    are refused by /api/validate and /api/run with the CLI's message, and nothing runs."""
+    data = essay()
+    data["channel"][0]["false_rate"] = data["channel"][1]["false_rate"] = 0.6
+    Scenario.model_validate(data)  # the model's own rules pass
+    with pytest.raises(ScenarioError) as cli_err:
+        from_dict(data, "x")
+    status, answer, _ = call(server, "POST", "/api/validate", body(data))
+    assert status == 200 and not answer["ok"]
+    first = answer["errors"][0]
+    assert str(cli_err.value) == f"x: {first['field']}: {first['message']}" and "sum past 1" in first["message"]
+    before = call(server, "GET", "/api/status")[1]["started_runs"]
+    status, answer, _ = call(server, "POST", "/api/run", body(data))
+    assert status == 200 and not answer["ok"] and "job" not in answer
+    assert call(server, "GET", "/api/status")[1]["started_runs"] == before
+
+
 def test_run_settings_are_checked(server):
     status, answer, _ = call(server, "POST", "/api/validate",
                              body(population="2e7", days="0", seed="-1", name="Bad name", baseline="nope"))  # fmt: skip

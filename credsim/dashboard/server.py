@@ -35,12 +35,10 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import ValidationError
-
 from credsim.errors import CredsimError
 from credsim.results.store import Catalog
 from credsim.scenario import Scenario, canonical_toml, from_toml, presets
-from credsim.scenario.loader import MAX_FILE_BYTES, field_errors
+from credsim.scenario.loader import MAX_FILE_BYTES, scenario_problems
 from credsim.scenario.model import MAX_DAYS
 
 #: The dashboard runs populations up to this size (seconds on a laptop); larger runs belong to the CLI.
@@ -133,10 +131,10 @@ def form_spec() -> dict:
 # -- validation -------------------------------------------------------------------------------------
 
 
-def _pydantic_errors(err: ValidationError, known_paths: set[str]) -> list[dict]:
-    """Every error of a ValidationError as {field, message}, field paths as the loader writes them."""
+def _field_messages(problems: list[tuple[str, str]], known_paths: set[str]) -> list[dict]:
+    """Every problem of a scenario as {field, message}, field paths as the loader writes them."""
     out = []
-    for path, msg in field_errors(err):
+    for path, msg in problems:
         if path not in known_paths:
             # a check across fields (score.min > score.max ...): put it on the first field it names
             named = [p for p in re.findall(r"[a-z_]+(?:\[\d+\])?\.[a-z_]+", msg) if p in known_paths]
@@ -189,10 +187,9 @@ def check_request(body) -> tuple[RunRequest | None, list[dict]]:
     if not isinstance(data, dict):
         errors.append({"field": "scenario", "message": "no scenario: pick a preset or upload a TOML file"})
     else:
-        try:
-            scenario = Scenario.model_validate(data)
-        except ValidationError as err:
-            errors += _pydantic_errors(err, _known_paths(data))
+        # the CLI's own validation: the model's rules and the plan's (probabilities summing past 1, ...)
+        scenario, problems = scenario_problems(data)
+        errors += _field_messages(problems, _known_paths(data))
     population = days = seed = None
     try:
         population = parse_count(_text(body.get("population")), "population")

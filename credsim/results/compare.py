@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from credsim.api import parse_count, parse_seed, resolve, simulate
+from credsim.api import MAX_HIST_BINS, parse_count, parse_seed, resolve, simulate
+from credsim.engine import BACKENDS, check_fits
 from credsim.errors import CredsimError
+from credsim.plan import Histogram
 from credsim.results.run import RunResult
 from credsim.results.scorecard import check_comparable, scorecard, verdict
 from credsim.results.store import Catalog
 from credsim.scenario import Scenario
+from credsim.scenario.loader import validate
+from credsim.scenario.model import MAX_DAYS
 
 BASELINE = "baseline"
 
@@ -69,11 +73,21 @@ def compare(
 
     A spec is a preset name, a TOML path, a Scenario (named "custom") or a ``(name, Scenario)`` pair.
     """
+    # Everything is checked before anything runs or is stored: a scenario refused after the
+    # baseline ran would leave a stored baseline behind a failed command.
     n = parse_count(population)
     d = parse_count(days, "days")
     s = parse_seed(seed)
+    if not 1 <= d <= MAX_DAYS:
+        raise CredsimError(f"days: must be in 1..{MAX_DAYS}, got {d}")
+    if backend not in BACKENDS:
+        raise CredsimError(f"backend: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     if hist_every is None:  # about 60 distribution snapshots per run, whatever its length
         hist_every = max(1, d // 60)
+    if not 0 <= hist_bins <= MAX_HIST_BINS or hist_every < 1:
+        raise CredsimError(f"hist_bins: must be in 0..{MAX_HIST_BINS} (got {hist_bins}), every at least 1 day")
+    check_fits(n, backend)
+    hist = Histogram(hist_bins, hist_every)
     base_name, base_sc = resolve(baseline)
     entries = [(baseline, base_name, base_sc)]
     for spec in specs:
@@ -87,6 +101,8 @@ def compare(
             raise CredsimError(f"compare: scenario name {name!r} appears twice")
         check_comparable(sc, base_sc, name)
         entries.append((spec, name, sc))
+    for _, name, sc in entries:  # the plan's checks too, with this run's population, seed and histogram
+        validate(sc, name, population=n, seed=s, hist=hist)
     results: dict[str, RunResult] = {}
     reused: dict[str, bool] = {}
     for spec, name, _ in entries:

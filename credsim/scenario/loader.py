@@ -56,19 +56,51 @@ def field_errors(err: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
-def _one_line(err: ValidationError, source: str) -> str:
-    errors = field_errors(err)
-    field, msg = errors[0]
-    extra = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return " ".join(f"{source}: {field}: {msg}{extra}".split())
+def plan_problems(scenario: Scenario, population: int = 1, seed: int = 0, hist=None) -> list[tuple[str, str]]:
+    """What the model's field rules cannot see and the plan refuses (probabilities that sum past 1
+    in some disposition class, a deterrence factor that overflows), as (field, message)."""
+    from credsim.plan import compile_plan
+
+    try:
+        compile_plan(scenario, population, seed, hist)
+    except ScenarioError as err:
+        field, sep, msg = str(err).partition(": ")
+        return [(field, msg) if sep and " " not in field else ("scenario", str(err))]
+    return []
+
+
+def scenario_problems(
+    data, *, population: int = 1, seed: int = 0, hist=None
+) -> tuple[Scenario | None, list[tuple[str, str]]]:
+    """THE validation of a scenario (the CLI, the API and the dashboard all use it): the pydantic
+    model's rules, then the plan's checks. Returns (scenario, []) or (None, [(field, message), ...]).
+
+    ``data`` is a parsed document or a Scenario (already past the model's rules); ``population``,
+    ``seed`` and ``hist`` are the run's, when known (the scenario's own checks do not depend on them)."""
+    if isinstance(data, Scenario):
+        scenario = data
+    else:
+        try:
+            scenario = Scenario.model_validate(data)
+        except ValidationError as err:
+            return None, field_errors(err)
+    problems = plan_problems(scenario, population, seed, hist)
+    return (None, problems) if problems else (scenario, [])
+
+
+def validate(data, source: str = "scenario", *, population: int = 1, seed: int = 0, hist=None) -> Scenario:
+    """:func:`scenario_problems` raising ScenarioError with a one-line message: source, field, problem."""
+    scenario, problems = scenario_problems(data, population=population, seed=seed, hist=hist)
+    if problems:
+        field, msg = problems[0]
+        extra = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ScenarioError(" ".join(f"{source}: {field}: {msg}{extra}".split()))
+    return scenario
 
 
 def from_dict(data: dict, source: str = "scenario") -> Scenario:
-    """Validate a parsed TOML document. Raises ScenarioError with a one-line message."""
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as err:
-        raise ScenarioError(_one_line(err, source)) from None
+    """Validate a parsed TOML document (:func:`validate`). Raises ScenarioError with a one-line message."""
+    return validate(data, source)
 
 
 def from_toml(text: str, source: str = "scenario") -> Scenario:
