@@ -14,15 +14,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's Chromium for the report's browser tests (Playwright drives it; no browser download).
+# Debian's Chromium for the report's and dashboard's browser tests (Playwright drives it; no
+# browser download), at the path the tests use; installed with apt (sudo unless root) when missing.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@test -x $(CHROMIUM) || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+	@test -x $(CHROMIUM) || (echo "error: $(CHROMIUM) is still missing after apt-get install chromium" >&2; exit 1)
 
 demo: install
 	$(BIN)/credsim compare essay baseline --population 5e6 --days 365 --seed 1 --report report.html --figures figures
 
 test: install browser
-	$(BIN)/pytest -q
+	CREDSIM_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -q
 
 bench: install
 	$(BIN)/python benchmarks/bench.py
