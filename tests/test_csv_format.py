@@ -100,6 +100,7 @@ def test_every_csv_follows_model_section_5(data, n, days, seed, hist_bins):
         regions = check_csv(out / "regions.csv", REGION_HEAD)
         assert regions[0] == REGION_HEAD
         n_reg = len(sc.population.regions)
-        assert [(int(r[0]), int(r[1])) for r in regions[1:]] == [(d, k) for d in range(1, days + 1) for k in range(n_reg)]
+        keys = [(d, k) for d in range(1, days + 1) for k in range(n_reg)]
+        assert [(int(r[0]), int(r[1])) for r in regions[1:]] == keys
         for other in set(out.glob("*.csv")) - {out / "daily.csv", out / "regions.csv"}:
             check_csv(other)

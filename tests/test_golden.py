@@ -34,7 +34,8 @@ def test_golden_copies_match_manifest():
     it): every clone checks them against the committed SHA-256 manifest (tests/manifest.py)."""
     entries = manifest.read()
     assert {"golden/cases.toml", "scenarios/essay.toml"} <= set(entries)
-    assert {rel for rel in entries if rel.startswith("golden/")} >= {f"golden/{c}.{t}.csv" for c in CASES for t in ("daily", "regions")}
+    tables = {f"golden/{c}.{t}.csv" for c in CASES for t in ("daily", "regions")}
+    assert {rel for rel in entries if rel.startswith("golden/")} >= tables
     assert manifest.check(HERE, entries) == []
 
 

@@ -27,7 +27,8 @@ def heavy_data() -> dict:
 def test_model_alone_accepts_it_validation_refuses_it():
     data = heavy_data()
     Scenario.model_validate(data)  # the pydantic rules alone pass
-    with pytest.raises(ScenarioError, match=r"^heavy: channel\.base: behaviour \(disposition class \d\) probabilities sum past 1"):
+    expected = r"^heavy: channel\.base: behaviour \(disposition class \d\) probabilities sum past 1"
+    with pytest.raises(ScenarioError, match=expected):
         from_dict(data, "heavy")
 
 

@@ -236,7 +236,8 @@ def distribution_chart(runs: dict[str, RunResult]) -> Chart | None:
         if not line.empty:
             layers.append({
                 "data": _csv(line, ["day", "threshold"]),
-                "mark": {"type": "line", "color": "#000000", "strokeWidth": 3.5, "interpolate": "step-after", "clip": True},
+                "mark": {"type": "line", "color": "#000000", "strokeWidth": 3.5, "interpolate": "step-after",
+                         "clip": True},
                 "encoding": {"x": {"field": "day", "type": "quantitative"}, "y": {"field": "threshold", "type": "quantitative"}},
             })
             layers.append({
