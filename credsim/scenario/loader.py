@@ -136,7 +136,7 @@ _SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character 
 
 
 def _not_regular(mode: int) -> str:
-    return next((what for test, what in _SPECIAL if test(mode)), "not a regular file")
+    return next((what for test, what in _SPECIAL if test(mode)), "a special file")
 
 
 def read_text_file(path: Path, what: str, error: type[Exception] = ScenarioError, limit: int = MAX_FILE_BYTES) -> str:
