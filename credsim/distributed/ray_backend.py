@@ -209,6 +209,23 @@ def _sparse_bitmap(nbytes: int) -> tuple[np.ndarray, mmap.mmap]:
     return np.frombuffer(buf, np.uint8)[:nbytes], buf
 
 
+def writable_plan(plan: Plan) -> Plan:
+    """``plan`` with every array writable (copies of the read-only ones).
+
+    Ray hands an actor the plan's arrays as read-only views of its object store, and numba types a
+    read-only array differently (``readonly array(int64, 1d, C)``): the cached kernel, compiled for
+    writable arrays, would not match, and every actor would compile a second specialisation (about
+    a minute each on a busy machine). The plan's arrays are small tables, so copying is free."""
+    import dataclasses
+
+    def own(obj):
+        changes = {f.name: getattr(obj, f.name).copy() for f in dataclasses.fields(obj)
+                   if isinstance(getattr(obj, f.name), np.ndarray) and not getattr(obj, f.name).flags.writeable}  # fmt: skip
+        return dataclasses.replace(obj, **changes) if changes else obj
+
+    return dataclasses.replace(own(plan), layout=own(plan.layout))
+
+
 class ShardWorker:
     """One shard: a CPU (or CUDA) backend for agents lo..hi-1, its halo, and its exports.
 
@@ -224,6 +241,7 @@ class ShardWorker:
         import socket
 
         self.release()
+        plan = writable_plan(plan)
         self.threads = threads
         if device == "cuda":
             from credsim.kernel.cuda import CudaBackend
@@ -298,6 +316,13 @@ class ShardWorker:
 
     def state(self) -> dict[str, np.ndarray]:
         return {k: np.array(v) for k, v in self.be.state().items()}
+
+    def kernel_signatures(self) -> list[str]:
+        """The type signatures the CPU kernel's dispatchers hold in this process (for tests:
+        one per array layout means the cached compile was reused)."""
+        from credsim.kernel import cpu
+
+        return [str(sig) for fn in (cpu.run_day, cpu.init_state) for sig in fn.signatures]
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.be.load_state(state)
