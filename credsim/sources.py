@@ -41,6 +41,7 @@ RESULT_SOURCES = KERNEL_SOURCES + (
     "results/__init__.py",
     "results/run.py",
     "reliability/checkpoint.py",
+    "sources.py",
 )
 
 

@@ -35,6 +35,13 @@ def cli():
     return run_cli
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_catalog(tmp_path_factory):
+    """`credsim run` records every run in the catalog: keep the tests' runs out of ./credsim.duckdb."""
+    if "CREDSIM_CATALOG" not in os.environ:
+        os.environ["CREDSIM_CATALOG"] = str(tmp_path_factory.mktemp("catalog") / "tests.duckdb")
+
+
 #: Debian's Chromium, driven by Playwright (no browser download); flags for a closed network.
 CHROMIUM = os.environ.get("CREDSIM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

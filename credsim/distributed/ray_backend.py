@@ -317,12 +317,14 @@ class ShardWorker:
     def state(self) -> dict[str, np.ndarray]:
         return {k: np.array(v) for k, v in self.be.state().items()}
 
-    def kernel_signatures(self) -> list[str]:
-        """The type signatures the CPU kernel's dispatchers hold in this process (for tests:
-        one per array layout means the cached compile was reused)."""
+    def kernel_signatures(self) -> list[dict]:
+        """The type signatures the CPU kernel's dispatchers hold in this process, with the positions
+        of read-only array arguments (for tests: none means the cached compile was reused)."""
         from credsim.kernel import cpu
 
-        return [str(sig) for fn in (cpu.run_day, cpu.init_state) for sig in fn.signatures]
+        return [{"function": fn.__name__, "signature": str(sig),
+                 "readonly": [i for i, ty in enumerate(sig) if getattr(ty, "mutable", True) is False]}
+                for fn in (cpu.run_day, cpu.init_state) for sig in fn.signatures]  # fmt: skip
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.be.load_state(state)

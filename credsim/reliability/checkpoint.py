@@ -483,11 +483,11 @@ def verify_checksums(arrays: dict, damaged: Callable[[str], Exception]) -> None:
             continue
         digest = arrays.get(CHECKSUM_PREFIX + name)
         if digest is None:
-            raise damaged(f"{name} has no checksum (not written by this credsim, or edited)")
+            raise damaged(f"{name} has no checksum: not written by this credsim, or edited")
         if digest.dtype != np.uint8 or digest.shape != (32,):
             raise damaged(f"the checksum of {name} is not a SHA-256")
         if not np.array_equal(digest, array_digest(name, arrays[name])):
-            raise damaged(f"{name} does not match its checksum (changed or damaged after it was written)")
+            raise damaged(f"{name} does not match its checksum: changed or damaged after it was written")
 
 
 def _chunks(n: int, size: int = 1 << 24):
@@ -548,7 +548,9 @@ def cross_check(plan: Plan, inputs: RunInputs, day: int, sum_prev: int, daily: n
         static = np.uint8(L.F_MARRIED | (7 << L.F_CLS_SHIFT))
         r1, r2 = np.uint64(plan.root1), np.uint64(plan.root2)
         for i in sorted({(k * (n - 1)) // max(1, SAMPLE_AGENTS - 1) for k in range(SAMPLE_AGENTS)}):
-            if (flags[i] & static) != (np.uint8(init_agent(i, r1, r2, plan.married_thr, n)) & static):
+            with np.errstate(over="ignore"):  # the hash multiplies modulo 2^64 on purpose
+                expect = np.uint8(init_agent(i, r1, r2, plan.married_thr, n)) & static
+            if (flags[i] & static) != expect:
                 raise damaged(f"agent {i}'s cached disposition or marriage does not follow from seed {inputs.seed}")
 
 
