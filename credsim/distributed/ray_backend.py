@@ -48,6 +48,8 @@ import bisect
 import logging
 import mmap
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -320,10 +322,12 @@ class ShardWorker:
     def kernel_signatures(self) -> list[dict]:
         """The type signatures the CPU kernel's dispatchers hold in this process, with the positions
         of read-only array arguments (for tests: none means the cached compile was reused)."""
+        from numba import types
+
         from credsim.kernel import cpu
 
         return [{"function": fn.__name__, "signature": str(sig),
-                 "readonly": [i for i, ty in enumerate(sig) if getattr(ty, "mutable", True) is False]}
+                 "readonly": [i for i, ty in enumerate(sig) if isinstance(ty, types.Array) and not ty.mutable]}
                 for fn in (cpu.run_day, cpu.init_state) for sig in fn.signatures]  # fmt: skip
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
@@ -342,6 +346,9 @@ def ensure_ray(num_cpus: int | None = None):
     if not ray.is_initialized():
         quiet = {"logging_level": logging.ERROR, "log_to_driver": True, "ignore_reinit_error": True}
         address = os.environ.get("RAY_ADDRESS")
+        # ray.init replaces the SIGTERM handler with one that exits at once; a run that asked to stop
+        # cleanly on SIGTERM (checkpoint first: credsim.reliability.checkpoint) keeps its own
+        keep = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
         try:
             if address:
                 ray.init(address=address, **quiet)
@@ -352,6 +359,9 @@ def ensure_ray(num_cpus: int | None = None):
         except Exception as err:  # noqa: BLE001 - connection refused, bad address, ...: one line
             where = f"the cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
             raise CredsimError(f"ray: cannot start {where}: {str(err).splitlines()[0]}") from None
+        finally:
+            if callable(keep) and signal.getsignal(signal.SIGTERM) is not keep:
+                signal.signal(signal.SIGTERM, keep)
     return ray
 
 
