@@ -99,10 +99,10 @@ class MemoryEstimate:
         """During the day loop: state + accumulators + tables; then tables + writing (the state is freed)."""
         return BASE_BYTES + max(self.state + self.accumulators + self.tables, self.tables + self.writing)
 
-    def largest(self) -> str:
-        parts = {"agents' state": self.state, "accumulators": self.accumulators, "tables": self.tables,
-                 "writing the tables": self.writing}  # fmt: skip
-        return max(parts, key=parts.get)
+    def gib(self) -> str:
+        parts = {"state": self.state, "accumulators": self.accumulators, "tables": self.tables,
+                 "writing them": self.writing}  # fmt: skip
+        return ", ".join(f"{k} {v / 2**30:.2f}" for k, v in parts.items() if v >= 2**20 // 10)
 
 
 def estimate_memory(plan: Plan, days: int, backend: str = "cpu", panel: int = 0) -> MemoryEstimate:
@@ -129,14 +129,22 @@ def check_fits(plan: Plan, days: int, backend: str = "cpu", panel: int = 0) -> M
     machine's available memory (:func:`estimate_memory`)."""
     est = estimate_memory(plan, days, backend, panel)
     have = available_memory()
-    if est.peak > have:
-        raise CredsimError(
-            f"memory: {plan.n:,} agents × {days} days need about {est.peak / 2**30:.2f} GiB (mostly "
-            f"{est.largest()}: {plan.layout.n_regions:,} regions, {plan.hist.bins} histogram bins"
-            f"{f', a panel of {panel:,} agents' if panel else ''}) but only {have / 2**30:.2f} GiB is available; "
-            "use fewer agents, days, regions or bins"
-        )
-    return est
+    if est.peak <= have:
+        return est
+    n, gib, avail = plan.n, est.peak / 2**30, have / 2**30
+    if est.state >= est.peak / 2:
+        raise CredsimError(f"population: {n:.4g} agents need about {est.state / 2**30:.1f} GiB of state but only "
+                           f"{avail:.1f} GiB of memory is available ({gib:.1f} GiB in all with the tables)")  # fmt: skip
+    hist_rows = len(histogram_days(plan, days)) * plan.hist.bins
+    weights = {"hist-bins": hist_rows * (8 + WRITE_BYTES_PER_ROW),
+               "population.regions": days * plan.layout.n_regions * (16 + WRITE_BYTES_PER_ROW),
+               "panel": panel * days * 4 * 8 * PANEL_COLUMNS}  # fmt: skip
+    field = max(weights, key=weights.get)
+    raise CredsimError(
+        f"{field}: {n:,} agents × {days} days with {plan.layout.n_regions:,} regions, {plan.hist.bins} histogram "
+        f"bins{f', a panel of {panel:,} agents' if panel else ''} need about {gib:.2f} GiB of memory (GiB: {est.gib()}) "
+        f"but only {avail:.2f} GiB is available; use fewer days, regions or bins"
+    )
 
 
 def make_backend(plan: Plan, backend: str, threads: int | None = None, shards: int = 1):

@@ -495,7 +495,8 @@ def test_a_run_that_will_not_fit_is_refused_before_allocating(tmp_path, monkeypa
     monkeypatch.setattr(engine, "available_memory", lambda: 200 << 20)
     res = invoke("run", "essay", "-n", "100", "-d", "40", "--hist-bins", "65536", "-o", tmp_path / "o", "-q")
     line = one_line_error(res)
-    assert res.exit_code == 2 and "memory:" in line and "GiB" in line and "65536 histogram bins" in line
+    assert res.exit_code == 2 and line.startswith("error: hist-bins: ") and "65536 histogram bins" in line
+    assert "GiB of memory" in line and "but only 0.20 GiB is available" in line
     assert list(tmp_path.iterdir()) == []
     res = invoke("run", "essay", "-n", "100", "-d", "4", "-o", tmp_path / "o", "-q")  # small: fits
     assert res.exit_code == 0, res.stderr
