@@ -133,17 +133,20 @@ def check_fits(plan: Plan, days: int, backend: str = "cpu", panel: int = 0) -> M
         return est
     n, gib, avail = plan.n, est.peak / 2**30, have / 2**30
     if est.state >= est.peak / 2:
-        raise CredsimError(f"population: {n:.4g} agents need about {est.state / 2**30:.1f} GiB of state but only "
-                           f"{avail:.1f} GiB of memory is available ({gib:.1f} GiB in all with the tables)")  # fmt: skip
+        raise CredsimError(
+            f"population: {n:.4g} agents need about {est.state / 2**30:.1f} GiB of state but only "
+            f"{avail:.1f} GiB of memory is available ({gib:.1f} GiB in all with the tables)"
+        )
     hist_rows = len(histogram_days(plan, days)) * plan.hist.bins
     weights = {"hist-bins": hist_rows * (8 + WRITE_BYTES_PER_ROW),
                "population.regions": days * plan.layout.n_regions * (16 + WRITE_BYTES_PER_ROW),
                "panel": panel * days * 4 * 8 * PANEL_COLUMNS}  # fmt: skip
     field = max(weights, key=weights.get)
+    with_panel = f", a panel of {panel:,} agents" if panel else ""
     raise CredsimError(
         f"{field}: {n:,} agents × {days} days with {plan.layout.n_regions:,} regions, {plan.hist.bins} histogram "
-        f"bins{f', a panel of {panel:,} agents' if panel else ''} need about {gib:.2f} GiB of memory (GiB: {est.gib()}) "
-        f"but only {avail:.2f} GiB is available; use fewer days, regions or bins"
+        f"bins{with_panel} need about {gib:.2f} GiB of memory (GiB: {est.gib()}) but only {avail:.2f} GiB "
+        "is available; use fewer days, regions or bins"
     )
 
 

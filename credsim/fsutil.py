@@ -99,7 +99,7 @@ class OutputKind:
 
     def owned(self, folder: Path, names: list[str]) -> set[str] | None:
         """The names credsim wrote in ``folder`` if it is this kind's output, else None."""
-        data = _read_marker(folder / self.marker)
+        data = read_marker(folder / self.marker)
         if data is not None and data.get("credsim_output") == self.name:
             files = data.get("files")
             if isinstance(files, list) and all(isinstance(f, str) and _PLAIN_NAME.match(f) for f in files):
@@ -108,7 +108,7 @@ class OutputKind:
         return self.legacy(folder, names)
 
 
-def _read_marker(path: Path) -> dict | None:
+def read_marker(path: Path) -> dict | None:
     """A marker's JSON object, or None where there is no regular file or it is not a JSON object."""
     try:
         st = os.lstat(path)
@@ -131,7 +131,7 @@ _FIGURE = re.compile(r"^\d\d-[a-z0-9_-]+\.(svg|png)$")
 
 def _legacy_run(folder: Path, names: list[str]) -> set[str] | None:
     """A run folder written before run.json listed its files: run.json written by credsim."""
-    data = _read_marker(folder / "run.json")
+    data = read_marker(folder / "run.json")
     if data is None or "credsim_version" not in data or "files" in data:
         return None
     return _RUN_FILES & set(names)

@@ -166,7 +166,8 @@ def test_a_second_sigterm_stops_at_once_and_the_last_checkpoint_stays_valid(tmp_
     assert kept == 2 * ((day - 1) // 2)
     assert invoke("resume", work, "-q").exit_code == 0
     same_tables(out, cpu_reference)
-    record_fault(f"SIGTERM twice at day {day}/{CPU['days']}", "cpu", f"died at once; checkpoint day {kept} valid, resumed")
+    record_fault(f"SIGTERM twice at day {day}/{CPU['days']}", "cpu",
+                 f"died at once; checkpoint day {kept} valid, resumed identical")  # fmt: skip
 
 
 def test_sigterm_from_outside_at_a_random_moment(tmp_path, rng):
@@ -217,7 +218,8 @@ RAY_ARGS = ["--backend", "ray", "--shards", "2"]
 
 @pytest.mark.parametrize("name,sig,code", [("SIGTERM", signal.SIGTERM, 143), ("SIGKILL", signal.SIGKILL, -9)],
                          ids=["SIGTERM", "SIGKILL"])  # fmt: skip
-def test_ray_driver_signalled_at_a_random_day_resumes_identical(tmp_path, ray_session, ray_reference, name, sig, code, rng):
+def test_ray_driver_signalled_at_a_random_day_resumes_identical(tmp_path, ray_session, ray_reference, name, sig,
+                                                                code, rng):  # fmt: skip
     day = rng.randrange(3, RAY["days"] - 1)
     print(f"{name} to a ray driver at the end of day {day}")
     out, work = tmp_path / "o", tmp_path / "o.partial"
@@ -258,7 +260,8 @@ def test_ray_run_stopped_in_process_resumes_identical(tmp_path, ray_session, ray
     res = invoke("resume", tmp_path / "o.partial", *RAY_ARGS, "-q")
     assert res.exit_code == 0, res.stderr
     same_tables(tmp_path / "o", ray_reference)
-    record_fault(f"{name} at day {day}/{RAY['days']}", "ray, 2 shards", f"exit {128 + sig}, checkpoint day {day}, resumed identical")
+    record_fault(f"{name} at day {day}/{RAY['days']}", "ray, 2 shards",
+                 f"exit {128 + sig}, checkpoint day {day}, resumed identical")  # fmt: skip
 
 
 def test_ray_actors_reuse_the_cached_kernel_compile(ray_session):
@@ -286,7 +289,8 @@ def test_ray_actors_reuse_the_cached_kernel_compile(ray_session):
         assert {s["function"] for s in per_actor} == {"run_day", "init_state"}, per_actor
         assert all(not s["readonly"] for s in per_actor), f"shard {k} compiled for read-only arrays: {per_actor}"
         assert len(per_actor) == 2, per_actor  # one signature each: the cached one
-    record_fault("plan read-only in 3 actors", "ray, 3 shards", f"no read-only recompile; 3 days in {time.monotonic() - t0:.1f} s")
+    took = time.monotonic() - t0
+    record_fault("plan read-only in 3 actors", "ray, 3 shards", f"no read-only recompile; 3 days in {took:.1f} s")
 
 
 def test_a_killed_ray_shard_is_one_line_and_no_hang(tmp_path, ray_session, ray_reference, monkeypatch, rng):

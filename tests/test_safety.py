@@ -11,8 +11,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -25,9 +23,17 @@ from typer.testing import CliRunner
 from credsim import simulate
 from credsim.cli import app
 from credsim.errors import CredsimError
-from credsim.fsutil import CALIBRATION, FIGURES, RUN, write_output_folder
+from credsim.fsutil import CALIBRATION, FIGURES, write_output_folder
 from credsim.plan import Histogram, compile_plan
-from credsim.reliability.checkpoint import CHECKPOINT, CHECKSUM_PREFIX, INPUTS, RunInputs, RunStopped, array_digest, start
+from credsim.reliability.checkpoint import (
+    CHECKPOINT,
+    CHECKSUM_PREFIX,
+    INPUTS,
+    RunInputs,
+    RunStopped,
+    array_digest,
+    start,
+)
 from credsim.results.run import RunResult
 from credsim.scenario import load
 
@@ -161,6 +167,8 @@ def test_an_interrupted_update_leaves_a_folder_credsim_still_owns(tmp_path, monk
     assert json.loads((out / "run.json").read_text())["complete"] is False
     with pytest.raises(CredsimError, match="incomplete"):
         RunResult.read_dir(out)
+    listed = invoke("incomplete", tmp_path)
+    assert listed.exit_code == 0 and "interrupted write" in listed.stdout and str(out) in listed.stdout
     simulate("essay", 301, 6, 8).write_dir(out)  # after freeing space: the same folder, finished
     assert RunResult.read_dir(out).seed == 8 and (out / "mine.txt").read_text() == "keep"
 
@@ -319,7 +327,8 @@ def test_code_version_changes_with_any_declared_source(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "PACKAGE", copy)
     base = sources.digest(sources.RESULT_SOURCES)
     kernel = sources.digest(sources.KERNEL_SOURCES)
-    for rel in ("kernel/backend.py", "scenario/loader.py", "data/china-2020-provinces.csv", "distributed/ray_backend.py"):
+    for rel in ("kernel/backend.py", "scenario/loader.py", "data/china-2020-provinces.csv",
+                "distributed/ray_backend.py"):  # fmt: skip
         original = (copy / rel).read_bytes()
         (copy / rel).write_bytes(original + b"\n")
         assert sources.digest(sources.RESULT_SOURCES) != base, rel
@@ -518,7 +527,8 @@ print(base, peak, est.peak)
 
 
 def test_the_histogram_run_that_peaked_at_1_gb_stays_within_its_estimate(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", PEAK, str(tmp_path / "o")], capture_output=True, text=True, timeout=600)
+    cmd = [sys.executable, "-c", PEAK, str(tmp_path / "o")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     base, peak, est = map(int, proc.stdout.split())
     print(f"baseline {base >> 20} MiB, peak {peak >> 20} MiB, estimate {est >> 20} MiB")

@@ -60,7 +60,8 @@ def register(app: typer.Typer) -> None:
 
         from credsim.cli import err_console, out_console, user_errors
         from credsim.errors import CredsimError
-        from credsim.library.calibrate import MAX_TRIALS, calibrate as run_calibrate, check_out, load_targets, write_calibration
+        from credsim.library.calibrate import MAX_TRIALS, check_out, load_targets, write_calibration
+        from credsim.library.calibrate import calibrate as run_calibrate
         from credsim.scenario import load
 
         with user_errors():

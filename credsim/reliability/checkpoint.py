@@ -297,7 +297,8 @@ class Work:
                     cls(path).discard_stale()
                 else:
                     day = describe_day(path)
-                    reached = {0: "no checkpoint yet", -1: "its checkpoint is damaged"}.get(day, f"checkpoint at day {day}")
+                    reached = {0: "no checkpoint yet", -1: "its checkpoint is damaged"}.get(
+                        day, f"checkpoint at day {day}")  # fmt: skip
                     raise CredsimError(
                         f"out: {path} holds an unfinished run of {work.out} ({reached}); continue it with "
                         f"`credsim resume {path}`, or run again with --restart to discard it and start from day 1"
@@ -504,7 +505,8 @@ def cross_check(plan: Plan, inputs: RunInputs, day: int, sum_prev: int, daily: n
     last = daily[day - 1]
     sp = col["sum_public"]
     if sum_prev != int(last[sp]):
-        raise damaged(f"yesterday's sum of public scores {sum_prev} differs from day {day}'s sum_public {int(last[sp])}")
+        raise damaged(f"yesterday's sum of public scores {sum_prev} differs from day {day}'s sum_public "
+                      f"{int(last[sp])}")  # fmt: skip
     prev = plan.scenario.score.start * plan.n
     for t in range(day):
         if int(daily[t, 1]) != plan.threshold(prev):
@@ -523,7 +525,8 @@ def cross_check(plan: Plan, inputs: RunInputs, day: int, sum_prev: int, daily: n
     n = plan.n
     checks = []  # (what, from the state, column)
     if own is not None:
-        checks.append(("sum of own scores", sum(int(np.sum(own[a:b], dtype=np.int64)) for a, b in _chunks(n)), "sum_own"))
+        total_own = sum(int(np.sum(own[a:b], dtype=np.int64)) for a, b in _chunks(n))
+        checks.append(("sum of own scores", total_own, "sum_own"))
     if flags is not None:
         bit = np.uint8(1 << (day & 1))
         listed = ever = wrong = 0
@@ -533,8 +536,9 @@ def cross_check(plan: Plan, inputs: RunInputs, day: int, sum_prev: int, daily: n
             listed += int(np.count_nonzero(on))
             ever += int(np.count_nonzero(f & np.uint8(L.F_EVER)))
             wrong += int(np.count_nonzero(on & ((f & np.uint8(L.F_FLAGGED)) != 0)))
-        checks += [("listed count of the flags", listed, "listed"), ("ever-listed count of the flags", ever, "ever_listed"),
-                   ("wrongly-flagged listed count", wrong, "listed_wrongly_flagged")]  # fmt: skip
+        checks += [("listed count of the flags", listed, "listed"),
+                   ("ever-listed count of the flags", ever, "ever_listed"),
+                   ("wrongly-flagged listed count", wrong, "listed_wrongly_flagged")]
     if stress is not None:
         total = sum(int(np.sum(stress[a:b], dtype=np.int64)) for a, b in _chunks(n))
         high = sum(int(np.count_nonzero(stress[a:b] >= 128)) for a, b in _chunks(n))
@@ -815,4 +819,15 @@ def find_incomplete(folder: str | Path = ".") -> list[dict]:
             found.append(entry)
         elif p.name.startswith(".") and not (p / MARKER).exists() and (p / "daily.csv").exists():
             found.append({"kind": "interrupted write", "path": str(p), "status": "never a result; safe to delete"})
+        elif not p.name.startswith(".") and _incomplete_marker(p / MARKER):
+            status = "an update of this run folder was interrupted: not a result; run it again"
+            found.append({"kind": "interrupted write", "path": str(p), "status": status})
     return found
+
+
+def _incomplete_marker(path: Path) -> bool:
+    """Is ``path`` a run folder's marker that says its last update did not finish?"""
+    from credsim.fsutil import read_marker
+
+    data = read_marker(path)
+    return data is not None and "credsim_version" in data and data.get("complete") is False

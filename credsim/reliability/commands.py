@@ -33,8 +33,9 @@ def resume(
                                           "(default: the run's own; all give the same integers)."),  # fmt: skip
     shards: int = typer.Option(1, "--shards", help="With a ray run: split the population over this many actors."),
     checkpoint_every: Optional[str] = typer.Option(
-        None, "--checkpoint-every", help="Checkpoint cadence in days or auto (default: as the run was started; 0: none)."
-    ),
+        None, "--checkpoint-every",
+        help="Checkpoint cadence in days or auto (default: as the run was started; 0: none).",
+    ),  # fmt: skip
     catalog: Optional[Path] = typer.Option(None, "--catalog", help="Also record the finished run in this catalog "
                                            "(default: $CREDSIM_CATALOG, else ./credsim.duckdb)."),  # fmt: skip
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),

@@ -9,7 +9,6 @@ run folder replaces only the files its ``run.json`` lists as credsim's (see
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,13 +169,13 @@ class RunResult:
     def read_dir(cls, folder: str | Path) -> RunResult:
         """A run folder written by :meth:`write_dir` (``credsim run --out``), read back from its CSV
         tables, scenario.toml and run.json. One-line CredsimError if it is not a complete run folder."""
-        from credsim.fsutil import _read_marker
+        from credsim.fsutil import read_marker
         from credsim.population import region_weights
         from credsim.scenario import from_toml
 
         folder = Path(folder)
         where = f"run folder {folder}"
-        meta = _read_marker(folder / MARKER)
+        meta = read_marker(folder / MARKER)
         if meta is None or "credsim_version" not in meta:
             raise CredsimError(f"{where}: no {MARKER} written by credsim; not a run folder")
         if meta.get("complete") is not True:
