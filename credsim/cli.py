@@ -80,7 +80,10 @@ class DayProgress:
         return self
 
     def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)
+        try:
+            return self.progress.__exit__(*exc)
+        except OSError:  # the terminal is gone (SIGHUP): what is running matters, not the bar
+            return False
 
     def __call__(self, t: int, days: int) -> None:
         now = time.perf_counter()

@@ -744,7 +744,7 @@ def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = 
             except CredsimError as err:
                 if cp.save_final(tables, timing.loop_s):
                     raise CredsimError(
-                        f"{err} (the finished tables are kept in {work.path}: free space, then "
+                        f"{err} (the finished tables are kept in {work.path}: free space or fix that, then "
                         f"`credsim resume {work.path}`)"
                     ) from None
                 raise
