@@ -80,7 +80,10 @@ class DayProgress:
         return self
 
     def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)
+        try:
+            return self.progress.__exit__(*exc)
+        except OSError:  # the terminal is gone (SIGHUP): what is running matters, not the bar
+            return False
 
     def __call__(self, t: int, days: int) -> None:
         now = time.perf_counter()
@@ -109,15 +112,21 @@ def run(
     hist_every: str = typer.Option("1", "--hist-every", help="Histogram cadence in days."),
     checkpoint_every: str = typer.Option(
         "auto", "--checkpoint-every",
-        help="Save a checkpoint in OUT.partial every this many days (0: only on Ctrl-C; auto: about every "
-        "2 minutes for runs expected to take over 3 minutes). Continue a stopped run with `credsim resume`.",
+        help="Save a checkpoint in OUT.partial every this many days (0: only when stopped; auto: about every "
+        "2 minutes of wall time). Ctrl-C, SIGTERM and SIGHUP stop after the current day with a checkpoint; "
+        "continue with `credsim resume`.",
     ),  # fmt: skip
+    restart: bool = typer.Option(False, "--restart", help="Discard an unfinished run left in OUT.partial "
+                                 "(its checkpoint) and start from day 1."),  # fmt: skip
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Also record the run in this catalog "
+                                           "(default: $CREDSIM_CATALOG, else ./credsim.duckdb)."),  # fmt: skip
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Run one scenario and write its daily and region tables (the docking command of MODEL.md §7)."""
     from credsim.api import MAX_HIST_BINS, parse_count, parse_seed, resolve
     from credsim.reliability.checkpoint import RunInputs, RunStopped, parse_every, parse_int, start
     from credsim.reliability.commands import stopped
+    from credsim.results.store import Catalog
     from credsim.scenario.model import MAX_DAYS
 
     with user_errors():
@@ -131,10 +140,11 @@ def run(
         if shards != 1 and backend != "ray":
             raise CredsimError(f"shards: --shards {shards} needs --backend ray")
         name, sc = resolve(scenario)
-        inputs = RunInputs.new(name, sc, n, d, s, backend, hb, he, parse_every(checkpoint_every, n, d))
+        inputs = RunInputs.new(name, sc, n, d, s, backend, hb, he, parse_every(checkpoint_every))
         try:
             with DayProgress(Path(scenario).stem, n, d, enabled=not quiet) as bar:
-                result = start(out, inputs, threads=threads, on_day=bar, shards=shards)
+                result = start(out, inputs, restart=restart, threads=threads, on_day=bar, shards=shards,
+                               catalog=Catalog(catalog))  # fmt: skip
         except RunStopped as stop:
             stopped(stop)
     if not quiet:
@@ -214,6 +224,10 @@ def compare(
     from credsim.results.store import Catalog
 
     with user_errors():
+        if report is not None or figures is not None:
+            from credsim.report import check_outputs
+
+            check_outputs(report, figures)  # before any run: never replace what credsim did not write
         n, d = parse_count(population), parse_count(days, "days")
         cat = Catalog(catalog)
         comp = do_compare(scenarios, n, d, seed, baseline=baseline, catalog=cat, backend=backend,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -74,15 +75,79 @@ def available_memory() -> int:
     return 1 << 62
 
 
-def check_fits(n: int, backend: str) -> None:
-    """Refuse, before allocating, a population whose state does not fit in this machine's memory."""
-    need = n * STATE_BYTES_PER_AGENT + (64 << 20)
+#: Bytes per row of a long table (regions, histogram, panel) while the output folder and the catalog
+#: are written: the row array, its DataFrame (region names included), CSV text and the Parquet copy
+#: (measured: about 140 for 3 million region rows, 95 for 2.6 million histogram rows).
+WRITE_BYTES_PER_ROW = 200
+#: Columns of a panel row (a future per-agent panel: K agents × days rows of int64).
+PANEL_COLUMNS = 11
+#: Slack for the interpreter, numba and libraries' own buffers beyond what is counted.
+BASE_BYTES = 64 << 20
+
+
+@dataclass
+class MemoryEstimate:
+    """Bytes a run needs in this process, by part (see :func:`estimate_memory`)."""
+
+    state: int  # agents' state arrays (in this process for cpu and a local ray)
+    accumulators: int  # per-chunk aggregate rows of the CPU kernel
+    tables: int  # daily, regions, histogram and panel tables as int64
+    writing: int  # transient: long tables as DataFrames, CSV and Parquet while the output is written
+
+    @property
+    def peak(self) -> int:
+        """During the day loop: state + accumulators + tables; then tables + writing (the state is freed)."""
+        return BASE_BYTES + max(self.state + self.accumulators + self.tables, self.tables + self.writing)
+
+    def gib(self) -> str:
+        parts = {"state": self.state, "accumulators": self.accumulators, "tables": self.tables,
+                 "writing them": self.writing}  # fmt: skip
+        return ", ".join(f"{k} {v / 2**30:.2f}" for k, v in parts.items() if v >= 2**20 // 10)
+
+
+def estimate_memory(plan: Plan, days: int, backend: str = "cpu", panel: int = 0) -> MemoryEstimate:
+    """Memory a run of ``days`` days of ``plan`` needs here, before anything is allocated; ``panel``:
+    agents followed day by day in a per-agent panel (K × days rows of :data:`PANEL_COLUMNS` int64)."""
+    from credsim.kernel.backend import accumulator_shape
+
+    regions = plan.layout.n_regions
+    hist_rows = len(histogram_days(plan, days)) * plan.hist.bins
+    panel_rows = panel * days
+    tables = 8 * (days * (2 + len(plan.columns)) + days * regions * 2 + hist_rows + panel_rows * PANEL_COLUMNS)
+    local_state = backend == "cpu" or (backend == "ray" and not os.environ.get("RAY_ADDRESS"))
+    state = plan.n * STATE_BYTES_PER_AGENT if local_state else 0
+    accumulators = 0
+    if local_state:
+        _, chunks = accumulator_shape(plan)
+        accumulators = 8 * max(1, chunks) * (plan.n_cols + 2 * regions)
+    writing = WRITE_BYTES_PER_ROW * (days * regions + hist_rows) + 3 * 8 * PANEL_COLUMNS * panel_rows
+    return MemoryEstimate(state, accumulators, tables, writing)
+
+
+def check_fits(plan: Plan, days: int, backend: str = "cpu", panel: int = 0) -> MemoryEstimate:
+    """Refuse in one line, before allocating, a run whose state and tables will not fit in this
+    machine's available memory (:func:`estimate_memory`)."""
+    est = estimate_memory(plan, days, backend, panel)
     have = available_memory()
-    if backend == "cpu" and need > have:
+    if est.peak <= have:
+        return est
+    n, gib, avail = plan.n, est.peak / 2**30, have / 2**30
+    if est.state >= est.peak / 2:
         raise CredsimError(
-            f"population: {n:.4g} agents need about {need / 2**30:.1f} GiB of state but only "
-            f"{have / 2**30:.1f} GiB of memory is available"
+            f"population: {n:.4g} agents need about {est.state / 2**30:.1f} GiB of state but only "
+            f"{avail:.1f} GiB of memory is available ({gib:.1f} GiB in all with the tables)"
         )
+    hist_rows = len(histogram_days(plan, days)) * plan.hist.bins
+    weights = {"hist-bins": hist_rows * (8 + WRITE_BYTES_PER_ROW),
+               "population.regions": days * plan.layout.n_regions * (16 + WRITE_BYTES_PER_ROW),
+               "panel": panel * days * 4 * 8 * PANEL_COLUMNS}  # fmt: skip
+    field = max(weights, key=weights.get)
+    with_panel = f", a panel of {panel:,} agents" if panel else ""
+    raise CredsimError(
+        f"{field}: {n:,} agents × {days} days with {plan.layout.n_regions:,} regions, {plan.hist.bins} histogram "
+        f"bins{with_panel} need about {gib:.2f} GiB of memory (GiB: {est.gib()}) but only {avail:.2f} GiB "
+        "is available; use fewer days, regions or bins"
+    )
 
 
 def make_backend(plan: Plan, backend: str, threads: int | None = None, shards: int = 1):
@@ -130,7 +195,24 @@ def run_plan(
     """
     if not 1 <= days <= MAX_DAYS:
         raise CredsimError(f"days: must be in 1..{MAX_DAYS}, got {days}")
-    check_fits(plan.n, backend)
+    check_fits(plan, days, backend)
+    with numba_threads_restored():
+        return _run_plan(plan, days, backend, threads, shards, on_day, timing, checkpoint, resume_from)
+
+
+@contextmanager
+def numba_threads_restored():
+    """Leave numba's thread count (per calling thread) as it was: ``threads=`` is for one run only."""
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def _run_plan(plan, days, backend, threads, shards, on_day, timing, checkpoint, resume_from) -> Tables:
     t0 = time.perf_counter()
     be = make_backend(plan, backend, threads, shards)
     be.init()

@@ -48,6 +48,13 @@ def cli():
     return run_cli
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_catalog(tmp_path_factory):
+    """`credsim run` records every run in the catalog: keep the tests' runs out of ./credsim.duckdb."""
+    if "CREDSIM_CATALOG" not in os.environ:
+        os.environ["CREDSIM_CATALOG"] = str(tmp_path_factory.mktemp("catalog") / "tests.duckdb")
+
+
 #: Debian's Chromium, driven by Playwright (no browser download); flags for a closed network.
 CHROMIUM = os.environ.get("CREDSIM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -65,3 +72,23 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+# -- the fault table (tests/test_faults.py): printed at the end of every session that tried faults --
+FAULT_LOG: list[tuple[str, str, str]] = []
+
+
+def record_fault(fault: str, where: str, outcome: str) -> None:
+    """Note one injected fault and what credsim did, for the table printed after the tests."""
+    FAULT_LOG.append((fault, where, outcome))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FAULT_LOG:
+        return
+    w1 = max(len(f) for f, _, _ in FAULT_LOG + [("fault", "", "")])
+    w2 = max(len(b) for _, b, _ in FAULT_LOG + [("", "backend", "")])
+    terminalreporter.section("faults tried")
+    terminalreporter.write_line(f"{'fault':<{w1}}  {'backend':<{w2}}  outcome")
+    for fault, where, outcome in FAULT_LOG:
+        terminalreporter.write_line(f"{fault:<{w1}}  {where:<{w2}}  {outcome}")

@@ -34,7 +34,6 @@ from credsim.reliability.checkpoint import (
     INPUTS,
     RunInputs,
     RunStopped,
-    default_every,
     snapshot_arrays,
     snapshot_from_arrays,
     start,
@@ -163,12 +162,23 @@ def test_resume_from_every_day_gives_the_uninterrupted_tables():
         assert np.array_equal(resumed.hist, full.hist) and resumed.hist_days == full.hist_days, snap.day
 
 
-def test_default_cadence_only_for_long_runs():
-    assert default_every(10_000, 365) == 0  # 0.04 s: no periodic checkpoints (Ctrl-C still saves one)
-    assert default_every(10**6, 365) == 0  # ~4 s
-    every = default_every(10**8, 365)  # ~6 min at 1e8 agent-steps/s: a checkpoint about every 2 min
-    assert 100 <= every <= 140
-    assert default_every(10**9, 365) >= 50  # a 6 GB state is written at most ~5% of the time
+def test_auto_cadence_follows_wall_time_not_an_assumed_speed(tmp_path):
+    """``auto`` checkpoints once AUTO_INTERVAL_S of wall time has passed, measured, on any machine."""
+    from credsim.reliability.checkpoint import AUTO_INTERVAL_S, WRITE_OVERHEAD, Checkpointer, Work
+
+    now = [0.0]
+    cp = Checkpointer(Work(tmp_path / "o.partial"), b"", days=1000, every="auto", clock=lambda: now[0])
+    assert not cp.due(1)  # a run shorter than the interval never writes one
+    now[0] = AUTO_INTERVAL_S - 0.5
+    assert not cp.due(2)
+    now[0] = AUTO_INTERVAL_S
+    assert cp.due(3) and not cp.due(1000)  # never after the last day
+    # slow day (one day longer than the interval): due after that day, however few days have passed
+    cp.last_save, now[0] = 0.0, 10 * AUTO_INTERVAL_S
+    assert cp.due(4)
+    # a checkpoint that takes long to write spaces them out to keep the overhead at 1/WRITE_OVERHEAD
+    big = Checkpointer(Work(tmp_path / "p.partial"), b"", days=1000, every="auto", state_bytes=10**11, clock=lambda: 0.0)
+    assert big.interval_s == WRITE_OVERHEAD * 10**11 / 2e8 > AUTO_INTERVAL_S
     res = invoke("run", "essay", "-n", "10", "-d", "2", "-o", "/tmp/never", "--checkpoint-every", "soon")
     assert res.exit_code == 2 and "checkpoint-every" in one_line_error(res)
 
@@ -211,7 +221,7 @@ def test_ctrl_c_stops_at_end_of_day_with_checkpoint_and_exit_130(tmp_path, long_
     assert "Traceback" not in err
     day = checkpoint_day(work)
     assert 40 <= day < LONG["days"]  # saved at the end of the day the signal came in
-    assert f"stopped after day {day} of {LONG['days']}" in err and f"credsim resume {work}" in err
+    assert f"stopped by SIGINT after day {day} of {LONG['days']}" in err and f"credsim resume {work}" in err
     assert not out.exists()
     res = invoke("resume", str(out), "-q")  # OUT itself names its work folder too
     assert res.exit_code == 0, res.stderr
@@ -411,9 +421,12 @@ def _damage_object_array(work: Path) -> str:
 
 
 def _damage_shape(work: Path) -> str:
+    from credsim.reliability.checkpoint import CHECKSUM_PREFIX, array_digest
+
     with np.load(work / CHECKPOINT, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     arrays["state_own"] = arrays["state_own"][:-1]
+    arrays[CHECKSUM_PREFIX + "state_own"] = array_digest("state_own", arrays["state_own"])  # checksums agree
     with open(work / CHECKPOINT, "wb") as fh:
         np.savez(fh, **arrays)
     return "state_own: expected int16(501,)"

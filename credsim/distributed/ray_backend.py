@@ -48,6 +48,8 @@ import bisect
 import logging
 import mmap
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -209,6 +211,23 @@ def _sparse_bitmap(nbytes: int) -> tuple[np.ndarray, mmap.mmap]:
     return np.frombuffer(buf, np.uint8)[:nbytes], buf
 
 
+def writable_plan(plan: Plan) -> Plan:
+    """``plan`` with every array writable (copies of the read-only ones).
+
+    Ray hands an actor the plan's arrays as read-only views of its object store, and numba types a
+    read-only array differently (``readonly array(int64, 1d, C)``): the cached kernel, compiled for
+    writable arrays, would not match, and every actor would compile a second specialisation (about
+    a minute each on a busy machine). The plan's arrays are small tables, so copying is free."""
+    import dataclasses
+
+    def own(obj):
+        changes = {f.name: getattr(obj, f.name).copy() for f in dataclasses.fields(obj)
+                   if isinstance(getattr(obj, f.name), np.ndarray) and not getattr(obj, f.name).flags.writeable}  # fmt: skip
+        return dataclasses.replace(obj, **changes) if changes else obj
+
+    return dataclasses.replace(own(plan), layout=own(plan.layout))
+
+
 class ShardWorker:
     """One shard: a CPU (or CUDA) backend for agents lo..hi-1, its halo, and its exports.
 
@@ -224,6 +243,7 @@ class ShardWorker:
         import socket
 
         self.release()
+        plan = writable_plan(plan)
         self.threads = threads
         if device == "cuda":
             from credsim.kernel.cuda import CudaBackend
@@ -299,6 +319,17 @@ class ShardWorker:
     def state(self) -> dict[str, np.ndarray]:
         return {k: np.array(v) for k, v in self.be.state().items()}
 
+    def kernel_signatures(self) -> list[dict]:
+        """The type signatures the CPU kernel's dispatchers hold in this process, with the positions
+        of read-only array arguments (for tests: none means the cached compile was reused)."""
+        from numba import types
+
+        from credsim.kernel import cpu
+
+        return [{"function": fn.__name__, "signature": str(sig),
+                 "readonly": [i for i, ty in enumerate(sig) if isinstance(ty, types.Array) and not ty.mutable]}
+                for fn in (cpu.run_day, cpu.init_state) for sig in fn.signatures]  # fmt: skip
+
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.be.load_state(state)
 
@@ -315,6 +346,9 @@ def ensure_ray(num_cpus: int | None = None):
     if not ray.is_initialized():
         quiet = {"logging_level": logging.ERROR, "log_to_driver": True, "ignore_reinit_error": True}
         address = os.environ.get("RAY_ADDRESS")
+        # ray.init replaces the SIGTERM handler with one that exits at once; a run that asked to stop
+        # cleanly on SIGTERM (checkpoint first: credsim.reliability.checkpoint) keeps its own
+        keep = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
         try:
             if address:
                 ray.init(address=address, **quiet)
@@ -325,6 +359,9 @@ def ensure_ray(num_cpus: int | None = None):
         except Exception as err:  # noqa: BLE001 - connection refused, bad address, ...: one line
             where = f"the cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
             raise CredsimError(f"ray: cannot start {where}: {str(err).splitlines()[0]}") from None
+        finally:
+            if callable(keep) and signal.getsignal(signal.SIGTERM) is not keep:
+                signal.signal(signal.SIGTERM, keep)
     return ray
 
 

@@ -28,9 +28,25 @@ def reduce_rows(acc: np.ndarray) -> np.ndarray:
     return total
 
 
-def chunk_pairs(n_pairs: int) -> int:
-    """Pairs per chunk: small enough for load balance, large enough that rows stay tiny."""
-    return max(4096, -(-n_pairs // 16384))
+#: Bytes of per-chunk accumulator rows at most (beyond one chunk): with wide rows (many histogram
+#: bins or regions) 16384 chunks would cost gigabytes (65536 bins: 8.6 GB; 150,000 regions: 39 GB).
+ACC_BUDGET_BYTES = 128 << 20
+
+
+def chunk_pairs(n_pairs: int, row_bytes: int = 0) -> int:
+    """Pairs per chunk: small enough for load balance, large enough that rows stay tiny, and few
+    enough chunks that their rows (``row_bytes`` each) fit :data:`ACC_BUDGET_BYTES`. The chunking
+    never changes a result: each chunk sums into its own row and integer sums are exact."""
+    max_chunks = max(1, ACC_BUDGET_BYTES // max(1, row_bytes))
+    return max(4096, -(-n_pairs // 16384), -(-n_pairs // max_chunks))
+
+
+def accumulator_shape(plan: Plan, lo: int = 0, hi: int | None = None) -> tuple[int, int]:
+    """(pairs per chunk, chunks) of a CPU backend for agents lo..hi-1."""
+    hi = plan.n if hi is None else hi
+    n_pairs = (hi + 1) // 2 - lo // 2
+    chunk = chunk_pairs(n_pairs, 8 * (plan.n_cols + 2 * plan.layout.n_regions))
+    return chunk, -(-n_pairs // chunk)
 
 
 class CpuBackend:
@@ -53,9 +69,7 @@ class CpuBackend:
         self.flags = np.empty(n_local, np.uint8)
         self.since = np.empty(n_local, np.uint16)
         self.stress = np.empty(n_local, np.uint8)
-        n_pairs = (self.hi + 1) // 2 - self.lo // 2
-        self.chunk = chunk_pairs(n_pairs)
-        n_chunks = -(-n_pairs // self.chunk)
+        self.chunk, n_chunks = accumulator_shape(plan, self.lo, self.hi)
         self.acc = np.zeros((n_chunks, plan.n_cols), np.int64)
         self.racc = np.zeros((n_chunks, 2 * plan.layout.n_regions), np.int64)
         self.halo = np.zeros(1, np.uint8)

@@ -4,7 +4,6 @@ Each chunk adds into its own row of the aggregate arrays, so threads never share
 integer sums are exact in any schedule: results do not depend on the thread count.
 """
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -14,17 +13,15 @@ from numba import njit, prange
 
 from credsim.kernel.layout import C_MAX_P, C_MIN_P
 from credsim.kernel.step import init_agent, pair_day
+from credsim.sources import KERNEL_SOURCES, digest
 
 
 def _kernel_cache_dir() -> str:
     """Numba invalidates a cached function only when its own file changes, not the files it
-    calls into; so the cache lives in a folder named by the hash of every kernel source."""
-    here = Path(__file__).parent
-    digest = hashlib.sha256()
-    for name in ("cpu.py", "step.py", "hash.py", "layout.py"):
-        digest.update((here / name).read_bytes())
+    calls into; so the cache lives in a folder named by the hash of every kernel source
+    (declared once, in :data:`credsim.sources.KERNEL_SOURCES`)."""
     base = os.environ.get("CREDSIM_CACHE_DIR") or Path.home() / ".cache" / "credsim" / "numba"
-    return str(Path(base) / digest.hexdigest()[:16])
+    return str(Path(base) / digest(KERNEL_SOURCES)[:16])
 
 
 _saved_cache_dir = numba.config.CACHE_DIR

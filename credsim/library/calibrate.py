@@ -50,7 +50,7 @@ from pathlib import Path
 import pandas as pd
 
 from credsim.errors import CredsimError, ScenarioError
-from credsim.fsutil import write_folder_atomic
+from credsim.fsutil import CALIBRATION, check_output_folder, write_output_folder
 from credsim.scenario import Scenario, canonical_toml, from_dict
 from credsim.scenario.loader import read_text_file
 
@@ -343,9 +343,15 @@ def calibrate(scenario: Scenario, targets: Targets, *, name: str = "scenario", b
     return Calibration(fitted, params, loss, rows, trials, settings)
 
 
+def check_out(out: str | Path) -> None:
+    """Refuse early (before any trial) an output folder :func:`write_calibration` would refuse."""
+    check_output_folder(Path(out), CALIBRATION)
+
+
 def write_calibration(cal: Calibration, out: str | Path) -> Path:
-    """Write ``fitted.toml``, ``residuals.json``, ``residuals.csv`` and ``trials.csv`` into ``out``,
-    all at once: a temporary sibling folder renamed into place."""
+    """Write ``fitted.toml``, ``residuals.json``, ``residuals.csv``, ``trials.csv`` and the marker
+    ``calibration.json`` into ``out``: a new folder all at once (a temporary sibling renamed into
+    place); an earlier calibration folder file by file, replacing only credsim's own files."""
     out = Path(out)
     header = [f"# fitted by credsim calibrate from {cal.settings.get('scenario')!s}: "
               f"population {cal.settings.get('population')}, days {cal.settings.get('days')}, "
@@ -361,7 +367,8 @@ def write_calibration(cal: Calibration, out: str | Path) -> Path:
     if cal.trials:
         files["trials.csv"] = _csv_text(list(dict.fromkeys(k for row in cal.trials for k in row)), cal.trials)
     try:
-        write_folder_atomic(out, {name: text.encode("utf-8") for name, text in files.items()})
+        write_output_folder(out, CALIBRATION, {name: text.encode("utf-8") for name, text in files.items()},
+                            {"scenario": cal.settings.get("scenario"), "loss": cal.loss})
     except OSError as err:
         raise CredsimError(f"{out}: cannot write the calibration: {err.strerror or err}") from None
     return out

@@ -60,10 +60,12 @@ def register(app: typer.Typer) -> None:
 
         from credsim.cli import err_console, out_console, user_errors
         from credsim.errors import CredsimError
-        from credsim.library.calibrate import MAX_TRIALS, calibrate as run_calibrate, load_targets, write_calibration
+        from credsim.library.calibrate import MAX_TRIALS, check_out, load_targets, write_calibration
+        from credsim.library.calibrate import calibrate as run_calibrate
         from credsim.scenario import load
 
         with user_errors():
+            check_out(out)  # before any trial: a folder that is not credsim's is refused at once
             name, sc = load(scenario)
             tg = load_targets(targets, sc)
             if trials:

@@ -5,7 +5,8 @@ Layout. ``credsim run --out OUT`` works in the sibling folder ``OUT.partial``::
     OUT.partial/inputs.json      what determines the run (scenario as canonical TOML, population,
                                  days, seed, backend, histogram settings, code version)
     OUT.partial/checkpoint.npz   the latest snapshot: state arrays, day reached, yesterday's ΣP,
-                                 the tables so far, and a copy of inputs.json (numpy .npz of plain arrays)
+                                 the tables so far, and a copy of inputs.json (numpy .npz of plain arrays),
+                                 each array with its SHA-256 (``sha256__NAME``)
     OUT.partial/lock             held (flock) by the one process working there
 
 Every file is written to a temporary name, fsynced and renamed, so each is either the old or the
@@ -14,6 +15,17 @@ new version, never half of one. When the run ends, ``OUT`` is written atomically
 
 A checkpoint is code plus data: the snapshot continues exactly only under the code that wrote it,
 so ``inputs.json`` records :func:`credsim.results.store.code_version` and resume refuses another.
+Loading verifies every array against its checksum (so a changed byte anywhere, the copy of the
+inputs included, is refused) and then cross-checks the state against the tables: yesterday's ΣP
+against the last daily row, Σ own, the listed, ever-listed and wrongly-flagged counts and the
+stress sums against that row, every threshold against the previous day's ΣP, the region sums
+against the daily columns, each histogram row against the population, and the cached per-agent
+facts (disposition class, marriage) of a sample of agents against the seed.
+
+Stops. SIGINT (Ctrl-C), SIGTERM (``kill``, ``timeout``, schedulers, containers, systemd) and SIGHUP
+(the terminal closed) all ask the run to stop at the end of the current day: it saves a checkpoint,
+prints the command that continues it and exits with 128 + the signal's number (130, 143, 129). A
+second signal of the same kind stops at once (the last checkpoint on disk stays valid).
 Nothing read from a work folder names a path: the files are fixed names inside it, symlinks that
 lead outside it are refused, and the output folder is the work folder's own name less ``.partial``.
 """
@@ -22,12 +34,13 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
-import math
 import os
 import shutil
 import signal
 import threading
+import time
 import zipfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -39,7 +52,8 @@ import numpy as np
 from credsim.api import MAX_HIST_BINS
 from credsim.engine import BACKENDS, Snapshot, Tables, Timing, histogram_days, run_plan
 from credsim.errors import CredsimError
-from credsim.fsutil import fsync_dir
+from credsim.fsutil import RUN, check_output_folder, fsync_dir
+from credsim.kernel import layout as L
 from credsim.kernel.backend import STATE_BYTES_PER_AGENT, STATE_FIELDS
 from credsim.plan import Histogram, Plan, compile_plan
 from credsim.results.run import MARKER, RunResult
@@ -54,24 +68,36 @@ FORMAT = "credsim-run-inputs/1"
 #: inputs.json is a few kilobytes (the scenario file is at most 1 MiB); refuse anything bigger.
 MAX_INPUTS_BYTES = 4 << 20
 
-#: Throughput assumed when estimating a run's duration for the default cadence (agent-steps/s).
-STEPS_PER_S = 1e8
-#: Runs estimated to take longer than this get periodic checkpoints by default (seconds).
-AUTO_MIN_RUN_S = 180.0
-#: Default spacing of checkpoints in estimated compute time (seconds) ...
+#: ``--checkpoint-every auto``: a checkpoint once this much wall time has passed since the last
+#: one (or since the run started), measured as the run goes, whatever the machine's speed (seconds) ...
+AUTO = "auto"
 AUTO_INTERVAL_S = 120.0
-#: ... but at least this many times the time one checkpoint takes to write (so overhead <= 5%),
+#: ... but at least this many times the time the last checkpoint took to write (overhead <= 5%),
 WRITE_OVERHEAD = 20
-#: at this assumed disk bandwidth (bytes/s).
+#: the first one estimated at this disk bandwidth (bytes/s).
 WRITE_BYTES_PER_S = 2e8
+#: The signals that stop a run cleanly (checkpoint, one line, exit 128 + signal).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Agents whose cached per-agent facts are recomputed from the seed when a checkpoint is loaded.
+SAMPLE_AGENTS = 257
+CHECKSUM_PREFIX = "sha256__"
 
 
 class RunStopped(KeyboardInterrupt):
-    """A run stopped on request (Ctrl-C) after saving a checkpoint at the end of ``day``."""
+    """A run stopped on request (a stop signal) after saving a checkpoint at the end of ``day``."""
 
-    def __init__(self, day: int, days: int, work: Path):
+    def __init__(self, day: int, days: int, work: Path, signum: int = signal.SIGINT):
         super().__init__(f"stopped after day {day} of {days}")
-        self.day, self.days, self.work = day, days, work
+        self.day, self.days, self.work, self.signum = day, days, work, int(signum)
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP."""
+        return 128 + self.signum
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -91,26 +117,11 @@ def parse_int(value: int | str, field: str, lo: int, hi: int) -> int:
     return n
 
 
-def default_every(population: int, days: int) -> int:
-    """Checkpoint cadence in days for a run expected to be long (0: none, for short runs).
-
-    The run's duration is estimated at :data:`STEPS_PER_S`; runs over :data:`AUTO_MIN_RUN_S` get a
-    checkpoint every :data:`AUTO_INTERVAL_S` of compute, spaced further apart where writing the
-    state (6 bytes per agent) would take more than 1/:data:`WRITE_OVERHEAD` of the time.
-    """
-    day_s = population / STEPS_PER_S
-    if day_s * days < AUTO_MIN_RUN_S:
-        return 0
-    write_s = population * STATE_BYTES_PER_AGENT / WRITE_BYTES_PER_S
-    interval_s = max(AUTO_INTERVAL_S, WRITE_OVERHEAD * write_s)
-    return max(1, min(days, math.ceil(interval_s / day_s)))
-
-
-def parse_every(value: str | int, population: int, days: int) -> int:
-    """``--checkpoint-every``: a number of days, ``auto`` (by estimated duration) or ``0``/``off``."""
+def parse_every(value: str | int) -> int | str:
+    """``--checkpoint-every``: a number of days, ``auto`` (about every 2 minutes of wall time) or ``0``/``off``."""
     text = str(value).strip().lower()
-    if text == "auto":
-        return default_every(population, days)
+    if text == AUTO:
+        return AUTO
     if text in ("off", "never", "none"):
         return 0
     try:
@@ -134,12 +145,12 @@ class RunInputs:
     backend: str
     hist_bins: int = 0
     hist_every: int = 1
-    checkpoint_every: int = 0
+    checkpoint_every: int | str = 0  # days, or "auto" (by wall time)
     code_version: str = ""
 
     @classmethod
     def new(cls, name: str, scenario: Scenario, population: int, days: int, seed: int, backend: str,
-            hist_bins: int = 0, hist_every: int = 1, checkpoint_every: int = 0) -> RunInputs:  # fmt: skip
+            hist_bins: int = 0, hist_every: int = 1, checkpoint_every: int | str = 0) -> RunInputs:  # fmt: skip
         from credsim.results.store import code_version
 
         inputs = cls(name, canonical_toml(scenario), population, days, seed, backend, hist_bins, hist_every,
@@ -171,8 +182,8 @@ class RunInputs:
         need(whole(self.seed) and 0 <= self.seed < 1 << 64, "seed", "must be in 0..2^64-1")
         need(whole(self.hist_bins) and 0 <= self.hist_bins <= MAX_HIST_BINS, "hist_bins", f"must be in 0..{MAX_HIST_BINS}")
         need(whole(self.hist_every) and 1 <= self.hist_every <= MAX_DAYS, "hist_every", f"must be in 1..{MAX_DAYS}")
-        need(whole(self.checkpoint_every) and 0 <= self.checkpoint_every <= MAX_DAYS, "checkpoint_every",
-             f"must be in 0..{MAX_DAYS}")  # fmt: skip
+        need(self.checkpoint_every == AUTO or (whole(self.checkpoint_every) and 0 <= self.checkpoint_every <= MAX_DAYS),
+             "checkpoint_every", f"must be 'auto' or in 0..{MAX_DAYS}")  # fmt: skip
         need(isinstance(self.code_version, str), "code_version", "expected text")
 
     def scenario(self, source: str = "inputs") -> Scenario:
@@ -246,11 +257,9 @@ def work_dir_for(out: str | Path) -> Path:
 
 
 def check_out(out: Path) -> None:
-    """Refuse early (before any work) an output path that write_dir would refuse at the end."""
-    if out.is_symlink() and not out.exists():
-        raise CredsimError(f"out: {out} is a dangling symlink; choose another path")
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
-        raise CredsimError(f"out: {out} exists and is not a credsim run directory; choose another path")
+    """Refuse early (before any work) an output path that write_dir would refuse at the end: see
+    :func:`credsim.fsutil.write_output_folder` (new, empty, or credsim's own run folder only)."""
+    check_output_folder(out, RUN)
 
 
 def describe_day(path: Path) -> int:
@@ -275,20 +284,27 @@ class Work:
 
     # -- opening --------------------------------------------------------------------------------
     @classmethod
-    def create(cls, out: str | Path, inputs: RunInputs) -> Work:
-        """Make ``OUT.partial`` (it must not exist), lock it and write inputs.json."""
+    def create(cls, out: str | Path, inputs: RunInputs, restart: bool = False) -> Work:
+        """Make ``OUT.partial``, lock it and write inputs.json. An unfinished run already there is
+        refused in one line that says how to resume it, unless ``restart`` (``credsim run --restart``)
+        asks to discard it: then its own files (inputs, checkpoint, lock) are removed, nothing else."""
         path = work_dir_for(out)
         work = cls(path)
         check_out(work.out)
         if path.exists() or path.is_symlink():
-            if path.is_dir() and (path / INPUTS).exists():
-                day = describe_day(path)
-                reached = f"checkpoint at day {day}" if day > 0 else "no checkpoint yet"
-                raise CredsimError(
-                    f"out: {path} holds an unfinished run of {work.out} ({reached}); continue it with "
-                    f"`credsim resume {path}`, or delete that folder to start again"
-                )
-            raise CredsimError(f"out: {path} exists and is not a credsim work folder; move it away")
+            if path.is_dir() and not path.is_symlink() and (path / INPUTS).exists():
+                if restart:
+                    cls(path).discard_stale()
+                else:
+                    day = describe_day(path)
+                    reached = {0: "no checkpoint yet", -1: "its checkpoint is damaged"}.get(
+                        day, f"checkpoint at day {day}")  # fmt: skip
+                    raise CredsimError(
+                        f"out: {path} holds an unfinished run of {work.out} ({reached}); continue it with "
+                        f"`credsim resume {path}`, or run again with --restart to discard it and start from day 1"
+                    )
+            else:
+                raise CredsimError(f"out: {path} exists and is not a credsim work folder; move it away")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except FileExistsError:  # something on the way is a file
@@ -369,6 +385,28 @@ class Work:
         self.unlock()
         shutil.rmtree(self.path, ignore_errors=True)
 
+    def discard_stale(self) -> None:
+        """``--restart``: remove an unfinished run's own files (never a file credsim did not write);
+        refused in one line while another process works there or when the folder holds other files."""
+        self.lock()
+        try:
+            ours = {INPUTS, CHECKPOINT, LOCK}
+            others = [p.name for p in self.path.iterdir()
+                      if p.name not in ours and not (p.name.startswith(f".{CHECKPOINT}.tmp-") or
+                                                     p.name.startswith(f".{INPUTS}.tmp-"))]  # fmt: skip
+            if others:
+                raise CredsimError(f"out: {self.path} holds {others[0]!r}, which credsim did not write; "
+                                   "move it away before --restart")  # fmt: skip
+            for p in self.path.iterdir():
+                if p.name != LOCK:
+                    p.unlink()
+            (self.path / LOCK).unlink()
+            self.path.rmdir()
+        except OSError as err:
+            raise CredsimError(f"out: cannot remove the unfinished run in {self.path}: {_why(err)}") from None
+        finally:
+            self.unlock()
+
     def finish(self) -> None:
         """The output folder is complete: remove the work folder."""
         self.discard()
@@ -410,8 +448,17 @@ class Work:
         return snapshot_from_arrays(arrays, plan, inputs, inputs_raw, damaged)
 
 
+def array_digest(name: str, a: np.ndarray) -> np.ndarray:
+    """SHA-256 of one named array (name, dtype, shape and bytes) as uint8[32]."""
+    a = np.ascontiguousarray(a)
+    h = hashlib.sha256(f"credsim-checkpoint-array/1\0{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+    h.update(a.reshape(-1).view(np.uint8))
+    return np.frombuffer(h.digest(), np.uint8)
+
+
 def snapshot_arrays(snap: Snapshot, inputs_raw: bytes) -> dict[str, np.ndarray]:
-    """A snapshot as named arrays for ``np.savez`` (state arrays prefixed ``state_``)."""
+    """A snapshot as named arrays for ``np.savez`` (state arrays prefixed ``state_``), each with its
+    checksum ``sha256__NAME``: generic over whatever arrays the backend's state holds."""
     arrays = {
         "inputs": np.frombuffer(inputs_raw, np.uint8),
         "day": np.array(snap.day, np.int64),
@@ -423,13 +470,98 @@ def snapshot_arrays(snap: Snapshot, inputs_raw: bytes) -> dict[str, np.ndarray]:
     if snap.hist is not None:
         arrays["hist"] = np.ascontiguousarray(snap.hist, np.int64)
     for name, arr in snap.state.items():
-        arrays[f"state_{name}"] = arr
+        arrays[f"state_{name}"] = np.ascontiguousarray(arr)
+    arrays.update({CHECKSUM_PREFIX + name: array_digest(name, a) for name, a in list(arrays.items())})
     return arrays
+
+
+def verify_checksums(arrays: dict, damaged: Callable[[str], Exception]) -> None:
+    """Every array has a checksum and matches it; no checksum lacks its array."""
+    for name in sorted(arrays):
+        if name.startswith(CHECKSUM_PREFIX):
+            if name[len(CHECKSUM_PREFIX):] not in arrays:
+                raise damaged(f"it has a checksum of {name[len(CHECKSUM_PREFIX):]!r} but no such array")
+            continue
+        digest = arrays.get(CHECKSUM_PREFIX + name)
+        if digest is None:
+            raise damaged(f"{name} has no checksum: not written by this credsim, or edited")
+        if digest.dtype != np.uint8 or digest.shape != (32,):
+            raise damaged(f"the checksum of {name} is not a SHA-256")
+        if not np.array_equal(digest, array_digest(name, arrays[name])):
+            raise damaged(f"{name} does not match its checksum: changed or damaged after it was written")
+
+
+def _chunks(n: int, size: int = 1 << 24):
+    for a in range(0, n, size):
+        yield a, min(n, a + size)
+
+
+def cross_check(plan: Plan, inputs: RunInputs, day: int, sum_prev: int, daily: np.ndarray, regions: np.ndarray,
+                hist: np.ndarray | None, state: dict[str, np.ndarray], damaged: Callable[[str], Exception]) -> None:
+    """The checkpoint's parts must agree with each other (see the module docstring): a snapshot whose
+    checksums were recomputed after an edit is still refused when it no longer adds up."""
+    cols = ["day", "threshold", *plan.columns]
+    col = {c: i for i, c in enumerate(cols)}
+    last = daily[day - 1]
+    sp = col["sum_public"]
+    if sum_prev != int(last[sp]):
+        raise damaged(f"yesterday's sum of public scores {sum_prev} differs from day {day}'s sum_public "
+                      f"{int(last[sp])}")  # fmt: skip
+    prev = plan.scenario.score.start * plan.n
+    for t in range(day):
+        if int(daily[t, 1]) != plan.threshold(prev):
+            raise damaged(f"day {t + 1}'s threshold {int(daily[t, 1])} does not follow from the day before "
+                          f"(expected {plan.threshold(prev)})")  # fmt: skip
+        prev = int(daily[t, sp])
+    if not np.array_equal(regions[:, :, 0].sum(axis=1), daily[:, col["listed"]]):
+        raise damaged("the region table's listed counts do not add up to the daily table's")
+    if not np.array_equal(regions[:, :, 1].sum(axis=1), daily[:, sp]):
+        raise damaged("the region table's sums of public scores do not add up to the daily table's")
+    if hist is not None and len(hist) and not np.all(hist.sum(axis=1) == plan.n):
+        raise damaged(f"a histogram row does not count {plan.n} agents")
+    if not state:
+        return
+    own, flags, stress = state.get("own"), state.get("flags"), state.get("stress")
+    n = plan.n
+    checks = []  # (what, from the state, column)
+    if own is not None:
+        total_own = sum(int(np.sum(own[a:b], dtype=np.int64)) for a, b in _chunks(n))
+        checks.append(("sum of own scores", total_own, "sum_own"))
+    if flags is not None:
+        bit = np.uint8(1 << (day & 1))
+        listed = ever = wrong = 0
+        for a, b in _chunks(n):
+            f = flags[a:b]
+            on = (f & bit) != 0
+            listed += int(np.count_nonzero(on))
+            ever += int(np.count_nonzero(f & np.uint8(L.F_EVER)))
+            wrong += int(np.count_nonzero(on & ((f & np.uint8(L.F_FLAGGED)) != 0)))
+        checks += [("listed count of the flags", listed, "listed"),
+                   ("ever-listed count of the flags", ever, "ever_listed"),
+                   ("wrongly-flagged listed count", wrong, "listed_wrongly_flagged")]
+    if stress is not None:
+        total = sum(int(np.sum(stress[a:b], dtype=np.int64)) for a, b in _chunks(n))
+        high = sum(int(np.count_nonzero(stress[a:b] >= 128)) for a, b in _chunks(n))
+        checks += [("sum of stress", total, "stress_sum"), ("high-stress count", high, "stress_high")]
+    for what, value, column in checks:
+        if column in col and value != int(last[col[column]]):
+            raise damaged(f"the state's {what} ({value}) differs from day {day}'s {column} ({int(last[col[column]])})")
+    if flags is not None:
+        from credsim.kernel.step import init_agent
+
+        static = np.uint8(L.F_MARRIED | (7 << L.F_CLS_SHIFT))
+        r1, r2 = np.uint64(plan.root1), np.uint64(plan.root2)
+        for i in sorted({(k * (n - 1)) // max(1, SAMPLE_AGENTS - 1) for k in range(SAMPLE_AGENTS)}):
+            with np.errstate(over="ignore"):  # the hash multiplies modulo 2^64 on purpose
+                expect = np.uint8(init_agent(i, r1, r2, plan.married_thr, n)) & static
+            if (flags[i] & static) != expect:
+                raise damaged(f"agent {i}'s cached disposition or marriage does not follow from seed {inputs.seed}")
 
 
 def snapshot_from_arrays(arrays: dict, plan: Plan, inputs: RunInputs, inputs_raw: bytes,
                          damaged: Callable[[str], Exception]) -> Snapshot:  # fmt: skip
-    """Check every array's presence, dtype and shape against the plan; build the Snapshot."""
+    """Check every array's checksum, presence, dtype and shape against the plan, then cross-check
+    the parts against each other; build the Snapshot."""
 
     def get(name: str, dtype, shape: tuple) -> np.ndarray:
         if name not in arrays:
@@ -439,6 +571,7 @@ def snapshot_from_arrays(arrays: dict, plan: Plan, inputs: RunInputs, inputs_raw
             raise damaged(f"{name}: expected {np.dtype(dtype)}{shape}, got {a.dtype}{a.shape}")
         return a
 
+    verify_checksums(arrays, damaged)
     if "inputs" not in arrays or arrays["inputs"].dtype != np.uint8 or arrays["inputs"].tobytes() != inputs_raw:
         raise damaged(f"it was written for other inputs than this folder's {INPUTS}")
     day = int(get("day", np.int64, ()))
@@ -467,32 +600,56 @@ def snapshot_from_arrays(arrays: dict, plan: Plan, inputs: RunInputs, inputs_raw
         lo, hi = plan.scenario.score.min, plan.scenario.score.max
         if own.size and (int(own.min()) < lo or int(own.max()) > hi):
             raise damaged(f"own scores outside {lo}..{hi}")
+    elif state:
+        raise damaged("it holds state arrays but the run is finished")
+    cross_check(plan, inputs, day, sum_prev, daily, regions, hist, state, damaged)
     return Snapshot(day, sum_prev, state, daily, regions, hist, loop_s)
 
 
 # -- the checkpoint policy the engine calls ----------------------------------------------------
 class Checkpointer:
-    """Saves a snapshot every ``every`` days (0: never) and when a stop was requested (Ctrl-C).
+    """Saves a snapshot every ``every`` days (0: never; ``"auto"``: by wall time, see
+    :data:`AUTO_INTERVAL_S`) and when a stop was requested (a stop signal).
 
     The engine asks :meth:`due` after each day (O(1)) and calls :meth:`save` when it says so.
     """
 
-    def __init__(self, work: Work, inputs_raw: bytes, days: int, every: int):
+    def __init__(self, work: Work, inputs_raw: bytes, days: int, every: int | str, state_bytes: int = 0,
+                 clock: Callable[[], float] = time.monotonic):  # fmt: skip
         self.work, self.inputs_raw, self.days, self.every = work, inputs_raw, days, every
-        self.stop_requested = False
+        self.clock = clock
+        self.stop_signal: int | None = None
         self.saved_day: int | None = None  # the day of the checkpoint this process last wrote
+        self.last_save = clock()
+        self.write_s = state_bytes / WRITE_BYTES_PER_S  # until one has been timed
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_signal is not None
+
+    @property
+    def interval_s(self) -> float:
+        """With ``auto``: wall seconds between checkpoints (at least 20 × the time one takes to write)."""
+        return max(AUTO_INTERVAL_S, WRITE_OVERHEAD * self.write_s)
 
     def due(self, t: int) -> bool:
-        return t < self.days and (self.stop_requested or (self.every > 0 and t % self.every == 0))
+        if t >= self.days:
+            return False
+        if self.stop_signal is not None:
+            return True
+        if self.every == AUTO:
+            return self.clock() - self.last_save >= self.interval_s
+        return self.every > 0 and t % self.every == 0
 
     def save(self, snap: Snapshot) -> None:
         self.write(snap)
-        if self.stop_requested:
-            raise RunStopped(snap.day, self.days, self.work.path)
+        if self.stop_signal is not None:
+            raise RunStopped(snap.day, self.days, self.work.path, self.stop_signal)
 
     def write(self, snap: Snapshot) -> None:
         """Write the checkpoint atomically; CredsimError (one line) if the disk refuses."""
         path = self.work.path / CHECKPOINT
+        t0 = self.clock()
         arrays = snapshot_arrays(snap, self.inputs_raw)
         try:
             atomic_write(path, lambda fh: np.savez(fh, **arrays))
@@ -504,10 +661,13 @@ class Checkpointer:
                 kept = "no checkpoint was kept"
             raise CredsimError(f"checkpoint: cannot write {path}: {_why(err)} ({kept})") from None
         self.saved_day = snap.day
+        self.last_save = self.clock()
+        self.write_s = self.last_save - t0
 
     def save_final(self, tables: Tables, loop_s: float) -> bool:
         """Keep finished tables (no state) when the output folder could not be written; True if kept."""
-        snap = Snapshot(self.days, 0, {}, tables.daily, tables.regions, tables.hist, loop_s)
+        sum_last = int(tables.daily[-1, tables.columns.index("sum_public")])
+        snap = Snapshot(self.days, sum_last, {}, tables.daily, tables.regions, tables.hist, loop_s)
         try:
             self.write(snap)
         except CredsimError:
@@ -516,44 +676,57 @@ class Checkpointer:
 
 
 @contextmanager
-def stop_on_sigint(cp: Checkpointer):
-    """While inside: the first Ctrl-C asks the run to stop after the current day (with a checkpoint);
-    a second one interrupts at once (KeyboardInterrupt; the last checkpoint on disk stays valid)."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        yield  # signals go to the main thread only; and a parent that ignores SIGINT means it
+def stop_on_signals(cp: Checkpointer):
+    """While inside: the first SIGINT, SIGTERM or SIGHUP asks the run to stop after the current day
+    (with a checkpoint; :class:`RunStopped` carries the signal); a second one of the same kind
+    acts at once (KeyboardInterrupt for SIGINT, the default action otherwise: the last checkpoint
+    on disk stays valid). A signal the parent ignores (``nohup``: SIGHUP) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals go to the main thread only
         return
 
     def handler(signum, frame):
-        cp.stop_requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if cp.stop_signal is None:
+            cp.stop_signal = signum
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {}
     try:
+        for sig in STOP_SIGNALS:
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                previous[sig] = signal.signal(sig, handler)
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+#: The former name (Ctrl-C only); every stop signal is handled now.
+stop_on_sigint = stop_on_signals
 
 
 # -- running -------------------------------------------------------------------------------------
-def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = False, every: int | None = None,
+def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = False, every: int | str | None = None,
             threads: int | None = None, on_day: Callable[[int, int], None] | None = None,
-            shards: int = 1, backend: str | None = None) -> RunResult:  # fmt: skip
-    """Run (or continue) the run of ``work``, write its output folder, then remove the work folder.
+            shards: int = 1, backend: str | None = None, catalog=None) -> RunResult:  # fmt: skip
+    """Run (or continue) the run of ``work``, write its output folder, then remove the work folder;
+    with ``catalog`` (a :class:`credsim.results.store.Catalog`), also record the run there.
 
-    Raises :class:`RunStopped` after a checkpoint when Ctrl-C was pressed, CredsimError on bad
+    Raises :class:`RunStopped` after a checkpoint when a stop signal came, CredsimError on bad
     input or a refused write. A fresh run that fails before its first checkpoint leaves nothing.
     ``backend`` overrides the one the run was started with (every backend gives the same integers).
     """
     backend = backend or inputs.backend
-    cp = Checkpointer(work, inputs_raw, inputs.days, inputs.checkpoint_every if every is None else every)
+    cp = Checkpointer(work, inputs_raw, inputs.days, inputs.checkpoint_every if every is None else every,
+                      inputs.population * STATE_BYTES_PER_AGENT)  # fmt: skip
     try:
-        if backend not in BACKENDS:
-            raise CredsimError(f"backend: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-        plan = inputs.plan()
-        snap = work.load_snapshot(plan, inputs, inputs_raw) if resume else None
-        timing = Timing()
-        # Ctrl-C while the output is written only asks for a stop: the run is complete by then
-        with stop_on_sigint(cp):
+        # a stop signal while the output is written only asks for a stop: the run is complete by then
+        with stop_on_signals(cp):
+            if backend not in BACKENDS:
+                raise CredsimError(f"backend: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+            plan = inputs.plan()
+            snap = work.load_snapshot(plan, inputs, inputs_raw) if resume else None
+            timing = Timing()
             if snap is not None and snap.day >= inputs.days:  # finished tables kept after a failed write
                 lo, width = plan.hist.edges(plan.scenario) if plan.hist.bins else (0, 1)
                 tables = Tables(["day", "threshold", *plan.columns], snap.daily, snap.regions, plan.layout.names,
@@ -564,12 +737,14 @@ def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = 
                                   checkpoint=cp, resume_from=snap, shards=shards)  # fmt: skip
             result = RunResult(inputs.name, plan.scenario, inputs.population, inputs.days, inputs.seed, backend,
                                tables, timing, hist_every=inputs.hist_every)  # fmt: skip
+            if catalog is not None:
+                result.run_id = catalog.new_run_id(result)
             try:
                 result.write_dir(work.out)
             except CredsimError as err:
                 if cp.save_final(tables, timing.loop_s):
                     raise CredsimError(
-                        f"{err} (the finished tables are kept in {work.path}: free space, then "
+                        f"{err} (the finished tables are kept in {work.path}: free space or fix that, then "
                         f"`credsim resume {work.path}`)"
                     ) from None
                 raise
@@ -583,12 +758,18 @@ def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = 
             work.unlock()
         raise
     work.finish()
+    if catalog is not None:
+        try:
+            catalog.add(result)
+        except CredsimError as err:
+            raise CredsimError(f"{err} (the run itself is complete in {work.out})") from None
     return result
 
 
-def start(out: str | Path, inputs: RunInputs, **kw) -> RunResult:
-    """``credsim run``: create ``OUT.partial``, run with checkpoints, write ``OUT``."""
-    work = Work.create(out, inputs)
+def start(out: str | Path, inputs: RunInputs, restart: bool = False, **kw) -> RunResult:
+    """``credsim run``: create ``OUT.partial`` (``restart``: discarding an unfinished run there), run
+    with checkpoints, write ``OUT``."""
+    work = Work.create(out, inputs, restart=restart)
     return execute(work, inputs, inputs.to_bytes(), **kw)
 
 
@@ -638,4 +819,15 @@ def find_incomplete(folder: str | Path = ".") -> list[dict]:
             found.append(entry)
         elif p.name.startswith(".") and not (p / MARKER).exists() and (p / "daily.csv").exists():
             found.append({"kind": "interrupted write", "path": str(p), "status": "never a result; safe to delete"})
+        elif not p.name.startswith(".") and _incomplete_marker(p / MARKER):
+            status = "an update of this run folder was interrupted: not a result; run it again"
+            found.append({"kind": "interrupted write", "path": str(p), "status": status})
     return found
+
+
+def _incomplete_marker(path: Path) -> bool:
+    """Is ``path`` a run folder's marker that says its last update did not finish?"""
+    from credsim.fsutil import read_marker
+
+    data = read_marker(path)
+    return data is not None and "credsim_version" in data and data.get("complete") is False

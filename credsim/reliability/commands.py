@@ -12,15 +12,18 @@ import typer
 
 
 def stopped(stop) -> None:
-    """After Ctrl-C: say where the checkpoint is and how to continue; exit code 130."""
-    from credsim.cli import err_console
+    """After a stop signal: one line saying where the checkpoint is and how to continue; exit code
+    128 + the signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
+    import sys
 
-    err_console.print(
-        f"stopped after day {stop.day} of {stop.days}; checkpoint saved in {stop.work}\n"
-        f"continue with: credsim resume {stop.work}",
-        markup=False, highlight=False, soft_wrap=True,
-    )  # fmt: skip
-    raise typer.Exit(130)
+    line = (f"stopped by {stop.signal_name} after day {stop.day} of {stop.days}; checkpoint saved; "
+            f"continue with: credsim resume {stop.work}\n")  # fmt: skip
+    try:  # plain write: after SIGHUP the terminal may be gone, and the checkpoint is what matters
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    raise typer.Exit(stop.exit_code)
 
 
 def resume(
@@ -30,8 +33,11 @@ def resume(
                                           "(default: the run's own; all give the same integers)."),  # fmt: skip
     shards: int = typer.Option(1, "--shards", help="With a ray run: split the population over this many actors."),
     checkpoint_every: Optional[str] = typer.Option(
-        None, "--checkpoint-every", help="Checkpoint cadence in days (default: as the run was started; 0: none)."
-    ),
+        None, "--checkpoint-every",
+        help="Checkpoint cadence in days or auto (default: as the run was started; 0: none).",
+    ),  # fmt: skip
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Also record the finished run in this catalog "
+                                           "(default: $CREDSIM_CATALOG, else ./credsim.duckdb)."),  # fmt: skip
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Continue a stopped or crashed `credsim run` from its last checkpoint and write its output folder.
@@ -41,6 +47,7 @@ def resume(
     from credsim.cli import DayProgress, out_console, user_errors
     from credsim.errors import CredsimError
     from credsim.reliability.checkpoint import RunStopped, Work, parse_every, resume as do_resume
+    from credsim.results.store import Catalog
 
     with user_errors():
         if threads is not None and threads < 1:
@@ -49,10 +56,11 @@ def resume(
         _, inputs = work.read_inputs()
         if shards != 1 and (backend or inputs.backend) != "ray":
             raise CredsimError(f"shards: --shards {shards} needs --backend ray")
-        every = None if checkpoint_every is None else parse_every(checkpoint_every, inputs.population, inputs.days)
+        every = None if checkpoint_every is None else parse_every(checkpoint_every)
         try:
             with DayProgress(inputs.name, inputs.population, inputs.days, enabled=not quiet) as bar:
-                result = do_resume(folder, every=every, threads=threads, shards=shards, backend=backend, on_day=bar)
+                result = do_resume(folder, every=every, threads=threads, shards=shards, backend=backend, on_day=bar,
+                                   catalog=Catalog(catalog))  # fmt: skip
         except RunStopped as stop:
             stopped(stop)
     if not quiet:

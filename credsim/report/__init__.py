@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable
 
 from credsim.errors import CredsimError
-from credsim.fsutil import write_atomic
+from credsim.fsutil import FIGURES, check_output_folder, check_replaceable_file, write_atomic, write_output_folder
 from credsim.report.charts import Chart, build_charts
 from credsim.results.run import RunResult
 from credsim.results.scorecard import check_comparable, metric_label, scorecard, verdict
@@ -237,11 +237,24 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise CredsimError(f"report: cannot write {path}: {err.strerror or err}") from None
 
 
+def _is_report(data: bytes) -> bool:
+    """Is this (the head of) an HTML report credsim wrote?"""
+    return data.startswith(b"<!DOCTYPE html>") and b"Made by credsim" in data
+
+
+def check_outputs(path: str | os.PathLike | None = None, figures: str | os.PathLike | None = None) -> None:
+    """Refuse early (before any work) a report file or figures folder that writing would refuse:
+    credsim replaces only a report or a figures folder it wrote itself."""
+    if path is not None:
+        check_replaceable_file(path, _is_report, "report", "report")
+    if figures is not None:
+        check_output_folder(Path(figures), FIGURES, "figures")
+
+
 def write_report(comparison_or_runs, path: str | os.PathLike, *, figures: str | os.PathLike | None = None) -> Path:
     """Write one self-contained, offline HTML report; with ``figures``, also PNG and SVG of each chart there."""
     path = Path(path)
-    if path.is_dir():
-        raise CredsimError(f"report: {path} is a folder; give a file name such as report.html")
+    check_outputs(path, figures)
     inp = prepare(comparison_or_runs)
     charts = build_charts(inp.runs, inp.baseline)
     _write_atomic(path, render_html(inp, charts).encode("utf-8"))
@@ -253,18 +266,18 @@ def write_report(comparison_or_runs, path: str | os.PathLike, *, figures: str | 
 def _write_figures(charts: list[Chart], folder: Path) -> list[Path]:
     import vl_convert
 
-    if folder.exists() and not folder.is_dir():
-        raise CredsimError(f"figures: {folder} exists and is not a folder")
-    out = []
+    check_output_folder(folder, FIGURES, "figures")
+    files = {}
     for i, c in enumerate(charts, 1):
-        stem = folder / f"{i:02d}-{c.key}"
+        stem = f"{i:02d}-{c.key}"
         # no base URL allowed: the data are inline, nothing may be fetched
-        svg = vl_convert.vegalite_to_svg(c.spec, allowed_base_urls=[])
-        png = vl_convert.vegalite_to_png(c.spec, scale=2, allowed_base_urls=[])
-        _write_atomic(stem.with_suffix(".svg"), svg.encode("utf-8"))
-        _write_atomic(stem.with_suffix(".png"), png)
-        out += [stem.with_suffix(".svg"), stem.with_suffix(".png")]
-    return out
+        files[f"{stem}.svg"] = vl_convert.vegalite_to_svg(c.spec, allowed_base_urls=[]).encode("utf-8")
+        files[f"{stem}.png"] = vl_convert.vegalite_to_png(c.spec, scale=2, allowed_base_urls=[])
+    try:
+        write_output_folder(folder, FIGURES, files, field="figures")
+    except OSError as err:
+        raise CredsimError(f"figures: cannot write {folder}: {err.strerror or err}") from None
+    return [folder / name for name in files]
 
 
 def write_figures(comparison_or_runs, folder: str | os.PathLike) -> list[Path]:

@@ -7,7 +7,6 @@ transaction with ``complete = true``; nothing half-written is ever listed as a r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -50,15 +49,12 @@ def catalog_path(path: str | Path | None = None) -> Path:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """credsim's version plus a digest of the sources that determine a run's integers."""
+    """credsim's version plus a digest of the sources that determine a run's integers
+    (declared once, in :data:`credsim.sources.RESULT_SOURCES`)."""
     from credsim import __version__
+    from credsim.sources import RESULT_SOURCES, digest
 
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for rel in ("kernel/step.py", "kernel/hash.py", "kernel/layout.py", "kernel/cpu.py", "plan.py",
-                "population.py", "engine.py"):  # fmt: skip
-        digest.update((root / rel).read_bytes())
-    return f"{__version__}+{digest.hexdigest()[:10]}"
+    return f"{__version__}+{digest(RESULT_SOURCES)[:10]}"
 
 
 def package_versions() -> dict[str, str]:
@@ -128,9 +124,14 @@ class Catalog:
             )
 
     # -- writing ----------------------------------------------------------------------------------
+    @staticmethod
+    def new_run_id(result: RunResult) -> str:
+        """A fresh run id: the run's name and 8 random hex digits."""
+        return f"{result.name}-{uuid.uuid4().hex[:8]}"
+
     def add(self, result: RunResult) -> str:
         """Store a finished run in one transaction; returns its run id."""
-        run_id = result.run_id or f"{result.name}-{uuid.uuid4().hex[:8]}"
+        run_id = result.run_id or self.new_run_id(result)
         t = result.tables
         cols = t.columns
         days = t.daily.shape[0]
