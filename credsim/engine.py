@@ -215,6 +215,15 @@ def numba_threads_restored():
 def _run_plan(plan, days, backend, threads, shards, on_day, timing, checkpoint, resume_from) -> Tables:
     t0 = time.perf_counter()
     be = make_backend(plan, backend, threads, shards)
+    try:
+        return _day_loop(be, t0, plan, days, on_day, timing, checkpoint, resume_from)
+    finally:  # however the loop ends (done, stopped, failed): hand the backend's resources back now
+        close = getattr(be, "close", None)
+        if close is not None:
+            close()
+
+
+def _day_loop(be, t0, plan, days, on_day, timing, checkpoint, resume_from) -> Tables:
     be.init()
     lay = plan.layout
     cols = ["day", "threshold", *plan.columns]

@@ -522,10 +522,11 @@ class RayBackend:
             _release(self._ray, self.actors, self.device)
 
     def __del__(self):
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
+        # Not close(): __del__ may run inside a garbage collection, after Ray has already finalised
+        # the actor handles (which ends the actors); pooling them then would hand dead actors to the
+        # next run ("died during set-up"). The engine closes every backend explicitly; here the
+        # handles just go, and Ray ends their actors.
+        self._closed = True
 
     # -- internals --------------------------------------------------------------------------------
     def _export(self, k: int, pbit: int) -> list:
