@@ -7,6 +7,7 @@ from typing import Callable
 
 from credsim.engine import Timing, run_plan
 from credsim.errors import CredsimError
+from credsim.kernel.layout import MAX_PANEL
 from credsim.plan import Histogram, compile_plan
 from credsim.results.run import RunResult
 from credsim.scenario import Scenario, load
@@ -54,6 +55,23 @@ def parse_seed(value: int | str) -> int:
     return s
 
 
+def parse_panel(value: int | str | None, population: int) -> int:
+    """Tracked agents of a panel (MODEL.md §8.7): 0 or None for none, else 1..min(N, 100000)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        raise CredsimError(f"panel: expected a whole number, got {value!r}")
+    if not isinstance(value, int):
+        try:
+            value = int(str(value).strip().replace("_", ""))
+        except ValueError:
+            raise CredsimError(f"panel: expected a whole number of agents, got {value!r}") from None
+    top = min(population, MAX_PANEL)
+    if not 0 <= value <= top:
+        raise CredsimError(f"panel: must be in 1..{top} (at most the population and {MAX_PANEL}), got {value}")
+    return value
+
+
 def resolve(scenario: str | Path | Scenario, name: str | None = None) -> tuple[str, Scenario]:
     """A preset name, a TOML path or a Scenario → (name, Scenario)."""
     if isinstance(scenario, Scenario):
@@ -73,6 +91,7 @@ def simulate(
     shards: int = 1,
     hist_bins: int = 0,
     hist_every: int = 1,
+    panel: int = 0,
     name: str | None = None,
     on_day: Callable[[int, int], None] | None = None,
     checkpoint=None,
@@ -88,6 +107,7 @@ def simulate(
     seed : 0..2^64-1; the same seed gives the same integers on every backend and thread count.
     backend : ``"cpu"`` (all cores), ``"cuda"`` or ``"ray"`` (``shards`` actors).
     hist_bins : if > 0, also count public scores in this many fixed-width bins every ``hist_every`` days.
+    panel : if > 0, also record the day of this many tracked agents (MODEL.md §8.7), 1..min(N, 100000).
     checkpoint, resume_from : save snapshots as the run goes / continue from one
         (see :func:`credsim.engine.run_plan` and :mod:`credsim.reliability.checkpoint`).
     """
@@ -99,8 +119,9 @@ def simulate(
         raise CredsimError(f"hist_bins: must be in 0..{MAX_HIST_BINS}, got {hist_bins}")
     if hist_every < 1:
         raise CredsimError(f"hist_every: must be at least 1, got {hist_every}")
+    panel = parse_panel(panel, n)
     run_name, sc = resolve(scenario, name)
-    plan = compile_plan(sc, n, seed, Histogram(hist_bins, hist_every))
+    plan = compile_plan(sc, n, seed, Histogram(hist_bins, hist_every), panel)
     timing = Timing()
     tables = run_plan(plan, days, backend, threads=threads, shards=shards, on_day=on_day, timing=timing,
                       checkpoint=checkpoint, resume_from=resume_from)  # fmt: skip

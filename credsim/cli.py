@@ -110,6 +110,9 @@ def run(
     shards: int = typer.Option(1, "--shards", help="With --backend ray: split the population over this many actors."),
     hist_bins: str = typer.Option("0", "--hist-bins", help="Also count public scores in this many bins (0: off)."),
     hist_every: str = typer.Option("1", "--hist-every", help="Histogram cadence in days."),
+    panel: Optional[str] = typer.Option(
+        None, "--panel", help="Also write panel.csv: the day of K tracked agents, ids (j*N)//K (1..min(N, 100000)).",
+    ),  # fmt: skip
     checkpoint_every: str = typer.Option(
         "auto", "--checkpoint-every",
         help="Save a checkpoint in OUT.partial every this many days (0: only when stopped; auto: about every "
@@ -126,6 +129,7 @@ def run(
     from credsim.api import MAX_HIST_BINS, parse_count, parse_seed, resolve
     from credsim.reliability.checkpoint import RunInputs, RunStopped, parse_every, parse_int, start
     from credsim.reliability.commands import stopped
+    from credsim.kernel.layout import MAX_PANEL
     from credsim.results.store import Catalog
     from credsim.scenario.model import MAX_DAYS
 
@@ -135,12 +139,13 @@ def run(
         s = parse_seed(seed)
         hb = parse_int(hist_bins, "hist-bins", 0, MAX_HIST_BINS)
         he = parse_int(hist_every, "hist-every", 1, MAX_DAYS)
+        k_panel = 0 if panel is None else parse_int(panel, "panel", 1, min(n, MAX_PANEL))
         if threads is not None and threads < 1:
             raise CredsimError(f"threads: must be at least 1, got {threads}")
         if shards != 1 and backend != "ray":
             raise CredsimError(f"shards: --shards {shards} needs --backend ray")
         name, sc = resolve(scenario)
-        inputs = RunInputs.new(name, sc, n, d, s, backend, hb, he, parse_every(checkpoint_every))
+        inputs = RunInputs.new(name, sc, n, d, s, backend, hb, he, parse_every(checkpoint_every), panel=k_panel)
         try:
             with DayProgress(Path(scenario).stem, n, d, enabled=not quiet) as bar:
                 result = start(out, inputs, restart=restart, threads=threads, on_day=bar, shards=shards,

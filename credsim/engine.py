@@ -1,11 +1,13 @@
 """Orchestration: scenario → plan → backend → daily aggregates. Host code only, no per-agent work.
 
 The loop owns the only cross-day coupling of CSM-1, the ``below_mean`` threshold, which needs
-yesterday's Σ P: so each day is one kernel call plus a few integer operations here.
+yesterday's Σ P: so each day is one kernel call plus a few integer operations here. It also picks
+each day's policy in force (CSM-2's schedule, MODEL.md §8.4) and keeps the panel's rows (§8.7).
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import time
 from contextlib import contextmanager
@@ -15,9 +17,9 @@ from typing import Callable
 import numpy as np
 
 from credsim.errors import CredsimError
-from credsim.kernel.backend import STATE_BYTES_PER_AGENT
+from credsim.kernel.backend import state_bytes_per_agent
 from credsim.kernel.hash import day_key
-from credsim.kernel.layout import C_SUM_P
+from credsim.kernel.layout import C_SUM_P, N_PANEL
 from credsim.plan import Plan
 from credsim.scenario.model import MAX_DAYS
 
@@ -36,6 +38,8 @@ class Tables:
     hist: np.ndarray | None = None  # int64 [len(hist_days), bins]
     hist_lo: int = 0
     hist_width: int = 1
+    panel: np.ndarray | None = None  # int16 [days, K, N_PANEL]: the tracked agents' days (MODEL.md §8.7)
+    panel_agents: np.ndarray | None = None  # int64 [K]: their ids
 
 
 @dataclass
@@ -43,7 +47,8 @@ class Snapshot:
     """A run at the end of ``day``: all it needs to continue exactly (what a checkpoint holds).
 
     ``state`` is the backend's ``.state()`` (full-population arrays by name); the tables hold
-    rows for days 1..day only (``hist``: the histogram rows of hist days up to ``day``).
+    rows for days 1..day only (``hist``: the histogram rows of hist days up to ``day``; ``panel``:
+    the panel's rows of days 1..day). ``policy`` is the index of the policy in force on ``day``.
     """
 
     day: int
@@ -53,6 +58,8 @@ class Snapshot:
     regions: np.ndarray
     hist: np.ndarray | None
     loop_s: float = 0.0
+    panel: np.ndarray | None = None
+    policy: int = 0
 
 
 @dataclass
@@ -79,7 +86,7 @@ def available_memory() -> int:
 #: are written: the row array, its DataFrame (region names included), CSV text and the Parquet copy
 #: (measured: about 140 for 3 million region rows, 95 for 2.6 million histogram rows).
 WRITE_BYTES_PER_ROW = 200
-#: Columns of a panel row (a future per-agent panel: K agents × days rows of int64).
+#: Values of a panel row as int64 (day, agent and MODEL.md §8.7's nine: K agents × days rows).
 PANEL_COLUMNS = 11
 #: Slack for the interpreter, numba and libraries' own buffers beyond what is counted.
 BASE_BYTES = 64 << 20
@@ -115,7 +122,7 @@ def estimate_memory(plan: Plan, days: int, backend: str = "cpu", panel: int = 0)
     panel_rows = panel * days
     tables = 8 * (days * (2 + len(plan.columns)) + days * regions * 2 + hist_rows + panel_rows * PANEL_COLUMNS)
     local_state = backend == "cpu" or (backend == "ray" and not os.environ.get("RAY_ADDRESS"))
-    state = plan.n * STATE_BYTES_PER_AGENT if local_state else 0
+    state = plan.n * state_bytes_per_agent(plan) if local_state else 0
     accumulators = 0
     if local_state:
         _, chunks = accumulator_shape(plan)
@@ -195,7 +202,7 @@ def run_plan(
     """
     if not 1 <= days <= MAX_DAYS:
         raise CredsimError(f"days: must be in 1..{MAX_DAYS}, got {days}")
-    check_fits(plan, days, backend)
+    check_fits(plan, days, backend, plan.panel)
     with numba_threads_restored():
         return _run_plan(plan, days, backend, threads, shards, on_day, timing, checkpoint, resume_from)
 
@@ -231,8 +238,9 @@ def _day_loop(be, t0, plan, days, on_day, timing, checkpoint, resume_from) -> Ta
     regions = np.zeros((days, lay.n_regions, 2), np.int64)
     hist_days = histogram_days(plan, days)
     hist = np.zeros((len(hist_days), plan.hist.bins), np.int64) if plan.hist.bins else None
+    k_panel = plan.panel
+    panel = np.zeros((days, k_panel, N_PANEL), np.int16) if k_panel else None
     base = len(plan.columns)
-    sum_prev = plan.scenario.score.start * plan.n
     start, hi, loop_before = 1, 0, 0.0
     if resume_from is not None:
         snap = resume_from
@@ -243,11 +251,17 @@ def _day_loop(be, t0, plan, days, on_day, timing, checkpoint, resume_from) -> Ta
         if hist is not None and snap.hist is not None:
             hi = len(snap.hist)
             hist[:hi] = snap.hist
+        if panel is not None and snap.panel is not None:
+            panel[: snap.day] = snap.panel
+    else:
+        sum_prev = be.sum_public0()  # Σ P_0 (MODEL.md §8.5); S0 * N without a list on day 0
+    switch_days = [p.day for p in plan.policies]
     t1 = time.perf_counter()
     for t in range(start, days + 1):
-        threshold = plan.threshold(sum_prev)
+        k = bisect.bisect_right(switch_days, t) - 1  # the policy in force on day t (§8.4)
+        threshold = plan.threshold(sum_prev, k)
         hist_on = bool(hist_days) and hi < len(hist_days) and hist_days[hi] == t
-        row, reg = be.day(t, threshold, day_key(plan.seed, t), hist_on)
+        row, reg = be.day(t, threshold, day_key(plan.seed, t), hist_on, policy=k)
         daily[t - 1, 0] = t
         daily[t - 1, 1] = threshold
         daily[t - 1, 2:] = row[:base]
@@ -255,18 +269,22 @@ def _day_loop(be, t0, plan, days, on_day, timing, checkpoint, resume_from) -> Ta
         if hist_on:
             hist[hi] = row[base:]
             hi += 1
+        if panel is not None:
+            panel[t - 1] = be.panel[:k_panel]
         sum_prev = int(row[C_SUM_P])
         if on_day is not None:
             on_day(t, days)
         if checkpoint is not None and checkpoint.due(t):
             part_hist = None if hist is None else hist[:hi]
+            part_panel = None if panel is None else panel[:t]
             loop_s = loop_before + time.perf_counter() - t1
-            checkpoint.save(Snapshot(t, sum_prev, be.state(), daily[:t], regions[:t], part_hist, loop_s))
+            checkpoint.save(Snapshot(t, sum_prev, be.state(), daily[:t], regions[:t], part_hist, loop_s, part_panel, k))
     t2 = time.perf_counter()
     if timing is not None:
         timing.setup_s, timing.loop_s = t1 - t0, loop_before + t2 - t1
     lo, width = plan.hist.edges(plan.scenario) if plan.hist.bins else (0, 1)
-    return Tables(cols, daily, regions, lay.names, hist_days, hist, lo, width)
+    agents = plan.panel_agents() if k_panel else None
+    return Tables(cols, daily, regions, lay.names, hist_days, hist, lo, width, panel, agents)
 
 
 def default_threads() -> int:

@@ -28,6 +28,8 @@ GOLDEN = HERE / "golden"
 SCENARIOS = HERE / "scenarios"
 SHARED = HERE.parent.parent / "shared"
 CASES = tomllib.loads((GOLDEN / "cases.toml").read_text())
+GOLDEN2 = HERE / "golden2"  # CSM-2 (MODEL.md §8): daily, regions and panel tables
+CASES2 = tomllib.loads((GOLDEN2 / "cases.toml").read_text())
 
 
 def scenario_path(name: str) -> Path:

@@ -1,8 +1,9 @@
 """Backends own the state arrays of a block of agents and run one day at a time on them.
 
-A backend answers ``day(t, threshold, key, hist_on)`` with that day's aggregate row and region
-sums for its agents; host code (:mod:`credsim.engine`) turns rows into tables. The CPU backend
-lives here; the CUDA one in :mod:`credsim.kernel.cuda`.
+A backend answers ``day(t, threshold, key, hist_on, policy=k)`` with that day's aggregate row and
+region sums for its agents, under policy k of the plan (MODEL.md §8.4), and keeps the day's panel
+rows of its tracked agents in ``panel`` (§8.7); host code (:mod:`credsim.engine`) turns rows into
+tables. The CPU backend lives here; the CUDA one in :mod:`credsim.kernel.cuda`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,29 @@ import warnings
 import numpy as np
 from numba.core.errors import NumbaIRAssumptionWarning
 
-from credsim.kernel.layout import C_MAX_P, C_MIN_P
+from credsim.kernel.layout import C_MAX_P, C_MIN_P, N_PANEL
 from credsim.plan import Plan
 
-#: Bytes of state per agent: own (int16), flags (uint8), bl_since (uint16), stress (uint8).
+#: Bytes of state per agent: own (int16), flags (uint8), bl_since (uint16), stress (uint8) ...
 STATE_BYTES_PER_AGENT = 6
 STATE_FIELDS = {"own": np.int16, "flags": np.uint8, "since": np.uint16, "stress": np.uint8}
+#: ... and with [exit] or [appeals] one more byte (CSM-2: owes, pending, appeal channel).
+AUX_FIELDS = {"aux": np.uint8}
+
+
+def state_fields(plan: Plan) -> dict:
+    """The state arrays of a plan's agents by name and dtype (one byte more with CSM-2's extra state)."""
+    return {**STATE_FIELDS, **AUX_FIELDS} if plan.has_aux else dict(STATE_FIELDS)
+
+
+def state_bytes_per_agent(plan: Plan) -> int:
+    """Bytes of state per agent: 6, or 7 with CSM-2's extra state."""
+    return sum(np.dtype(dt).itemsize for dt in state_fields(plan).values())
+
+
+def panel_buffer(plan: Plan) -> np.ndarray:
+    """The day's panel rows (int16 [max(K, 1), N_PANEL]); a kernel writes row j of tracked agent j."""
+    return np.zeros((max(1, plan.panel), N_PANEL), np.int16)
 
 
 def reduce_rows(acc: np.ndarray) -> np.ndarray:
@@ -69,21 +87,28 @@ class CpuBackend:
         self.flags = np.empty(n_local, np.uint8)
         self.since = np.empty(n_local, np.uint16)
         self.stress = np.empty(n_local, np.uint8)
+        self.aux = np.zeros(n_local if plan.has_aux else 1, np.uint8)  # a dummy byte without CSM-2's state
         self.chunk, n_chunks = accumulator_shape(plan, self.lo, self.hi)
         self.acc = np.zeros((n_chunks, plan.n_cols), np.int64)
         self.racc = np.zeros((n_chunks, 2 * plan.layout.n_regions), np.int64)
         self.halo = np.zeros(1, np.uint8)
+        self.panel = panel_buffer(plan)
+        self.panel_rows = plan.panel_rows(self.lo, self.hi)  # the rows of this backend's tracked agents
 
     def init(self) -> None:
-        """Day-0 state (MODEL.md §3)."""
+        """Day-0 state (MODEL.md §3 and §8.5)."""
         p = self.plan
         with warnings.catch_warnings():  # first call compiles: numba's inliner is chatty
             warnings.simplefilter("ignore", NumbaIRAssumptionWarning)
             self._compile()
         self._k.init_state(
-            self.lo, self.hi, self.own, self.flags, self.since, self.stress,
-            p.scenario.score.start, np.uint64(p.root1), np.uint64(p.root2), p.married_thr, p.n,
+            self.lo, self.hi, self.own, self.flags, self.since, self.stress, self.aux,
+            np.uint64(p.root1), np.uint64(p.root2), p.married_thr, p.ip,
         )  # fmt: skip
+
+    def sum_public0(self) -> int:
+        """Σ P_0 of this backend's agents (day 0's public scores with day 1's spouse weight, §8.5)."""
+        return int(self._k.sum_public0(self.lo, self.hi, self.own, self.flags, self.plan.ip))
 
     def _compile(self) -> None:
         """Compile (or load from cache) the kernels for this plan's types by running a no-op day 0."""
@@ -92,23 +117,29 @@ class CpuBackend:
         empty = self.acc[:0]
         self._k.run_day(
             0, 0, np.uint64(0), False, self.lo, self.lo, self.chunk, self.own, self.flags, self.since,
-            self.stress, self.halo, p.ip, p.beh, p.chan, p.act, lay.starts, lay.sizes, p.amod, empty, self.racc[:0],
+            self.stress, self.aux, self.halo, p.ip, p.beh, p.chan, p.act, lay.starts, lay.sizes, p.amod, empty,
+            self.racc[:0], self.panel,
         )  # fmt: skip
 
-    def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None):
-        """Run day t; returns (aggregate row int64[n_cols], region sums int64[R, 2] of listed, ΣP)."""
+    def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None, policy: int = 0):
+        """Run day t under policy ``policy`` of the plan; returns (aggregate row int64[n_cols], region
+        sums int64[R, 2] of listed, ΣP). The tracked agents' rows are then in ``self.panel``."""
         p = self.plan
+        pol = p.policies[policy]
         lay = p.layout
         self._k.run_day(
             t, threshold, np.uint64(key), hist_on, self.lo, self.hi, self.chunk,
-            self.own, self.flags, self.since, self.stress, self.halo if halo is None else halo,
-            p.ip, p.beh, p.chan, p.act, lay.starts, lay.sizes, p.amod, self.acc, self.racc,
+            self.own, self.flags, self.since, self.stress, self.aux, self.halo if halo is None else halo,
+            pol.ip, pol.beh, pol.chan, pol.act, lay.starts, lay.sizes, p.amod, self.acc, self.racc, self.panel,
         )  # fmt: skip
         return reduce_rows(self.acc), self.racc.sum(axis=0).reshape(-1, 2)
 
     def state(self) -> dict[str, np.ndarray]:
         """The state arrays by name (views of agents lo..hi-1, for checkpoints and tests)."""
-        return {"own": self.own, "flags": self.flags, "since": self.since, "stress": self.stress}
+        st = {"own": self.own, "flags": self.flags, "since": self.since, "stress": self.stress}
+        if self.plan.has_aux:
+            st["aux"] = self.aux
+        return st
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         """Replace the state with saved arrays (same names, dtypes and length), e.g. from a checkpoint."""

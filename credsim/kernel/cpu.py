@@ -11,8 +11,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from credsim.kernel.layout import C_MAX_P, C_MIN_P
-from credsim.kernel.step import init_agent, pair_day
+from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N, IP_PANEL_K, IP_SPOUSE_W
+from credsim.kernel.step import init_state_agent, pair_day, pair_public0
 from credsim.sources import KERNEL_SOURCES, digest
 
 
@@ -31,13 +31,20 @@ _BIG = np.int64(1) << 62
 
 
 @njit(parallel=True, cache=True)
-def init_state(lo, hi, own, flags, since, stress, s0, root1, root2, married_thr, n):
-    """Day-0 state of agents lo..hi-1 (MODEL.md §3)."""
+def init_state(lo, hi, own, flags, since, stress, aux, root1, root2, married_thr, ip):
+    """Day-0 state of agents lo..hi-1 (MODEL.md §3 and §8.5)."""
     for li in prange(hi - lo):
-        own[li] = s0
-        flags[li] = init_agent(lo + li, root1, root2, married_thr, n)
-        since[li] = 0
-        stress[li] = 0
+        init_state_agent(li, lo + li, own, flags, since, stress, aux, root1, root2, married_thr, ip)
+
+
+@njit(parallel=True, cache=True)
+def sum_public0(lo, hi, own, flags, ip):
+    """Σ P_0 of agents lo..hi-1 (lo even): day 0's public scores with day 1's spouse weight (§8.5)."""
+    total = 0
+    w = ip[IP_SPOUSE_W]
+    for q in prange((hi - lo + 1) // 2):
+        total += pair_public0(2 * q, hi - lo, own, flags, w)
+    return total
 
 
 @njit(inline="always", _nrt=False)
@@ -47,24 +54,50 @@ def _region_of(g, r, reg_start, reg_size):
     return r
 
 
+@njit(inline="always", _nrt=False)
+def _panel_next(j, k, n):
+    """Id of the panel's tracked agent j, i_j = (j * N) // K (MODEL.md §8.7); past every id when j = K."""
+    return (j * n) // k if j < k else _BIG
+
+
 @njit(cache=True, _nrt=False)
-def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, halo, ip, beh, chan, act, reg_start, reg_size, amod, row, rrow):
+def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, aux, halo, ip, beh, chan, act, reg_start, reg_size, amod, row, rrow, panel):
     """Pairs of chunk k. Compiled without the runtime's reference counting: the per-pair calls
-    then pass arrays by pointer, with no atomic incref/decref (which cost 6x in throughput)."""
+    then pass arrays by pointer, with no atomic incref/decref (which cost 6x in throughput).
+
+    The panel costs one comparison per pair: a cursor holds the next tracked id of the chunk."""
     row[:] = 0
     rrow[:] = 0
     row[C_MIN_P] = _BIG
     row[C_MAX_P] = -_BIG
     p0 = lo // 2 + k * chunk
     p1 = min(p0 + chunk, (hi + 1) // 2)
+    n = ip[IP_N]
+    kp = ip[IP_PANEL_K]
+    j = 0
+    nxt = _BIG
+    if kp > 0:
+        j = (2 * p0 * kp + n - 1) // n  # the first tracked agent at or after 2 * p0
+        nxt = _panel_next(j, kp, n)
     r = 0
     for p in range(p0, p1):
         ra = _region_of(2 * p, r, reg_start, reg_size)
         rb = _region_of(2 * p + 1, ra, reg_start, reg_size) if 2 * p + 1 < hi else ra
         r = ra
+        ja = -1
+        jb = -1
+        if nxt <= 2 * p + 1:
+            if nxt == 2 * p:
+                ja = j
+                j += 1
+                nxt = _panel_next(j, kp, n)
+            if nxt == 2 * p + 1:
+                jb = j
+                j += 1
+                nxt = _panel_next(j, kp, n)
         bl_a, pub_a, bl_b, pub_b = pair_day(
-            p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, halo, ip, beh, chan, act,
-            reg_start, reg_size, amod, row, hist_on,
+            p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act,
+            reg_start, reg_size, amod, row, hist_on, ja, jb, panel,
         )
         rrow[2 * ra] += bl_a
         rrow[2 * ra + 1] += pub_a
@@ -73,12 +106,13 @@ def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, 
 
 
 @njit(parallel=True, cache=True)
-def run_day(t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, halo, ip, beh, chan, act, reg_start, reg_size, amod, acc, racc):
-    """Day t for the agents lo..hi-1 (lo even); chunk k of ``chunk`` pairs writes acc[k] and racc[k]."""
+def run_day(t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, aux, halo, ip, beh, chan, act, reg_start, reg_size, amod, acc, racc, panel):
+    """Day t for the agents lo..hi-1 (lo even); chunk k of ``chunk`` pairs writes acc[k] and racc[k],
+    and tracked agent j of the panel (if any) writes panel[j]."""
     for k in prange(acc.shape[0]):
         _run_chunk(
-            k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, halo, ip, beh, chan, act,
-            reg_start, reg_size, amod, acc[k], racc[k],
+            k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, aux, halo, ip, beh, chan, act,
+            reg_start, reg_size, amod, acc[k], racc[k], panel,
         )
 
 

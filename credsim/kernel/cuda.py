@@ -9,8 +9,13 @@ kernel copies of them built from the same code objects with a CUDA decorator
 (``cuda.jit(device=True, forceinline=True)``). Under ``NUMBA_ENABLE_CUDASIM=1`` all of them run as
 Python. What this module adds is the GPU's way of walking the pairs and summing exactly:
 
-* **State** (own int16, flags uint8, bl_since uint16, stress uint8: 6 bytes per agent) lives on
-  the device for the whole run; nothing per agent crosses the bus after ``init``.
+* **State** (own int16, flags uint8, bl_since uint16, stress uint8: 6 bytes per agent; 7 with
+  CSM-2's extra byte) lives on the device for the whole run; nothing per agent crosses the bus
+  after ``init``. Every policy in force (MODEL.md §8.4) has its tables on the device; a day's
+  launch passes the day's.
+* **Panel** (§8.7): with K > 0 tracked agents, each thread tests its agents' membership
+  arithmetically (``j = ceil(i K / N)``, tracked iff ``j N // K == i``) and writes their rows;
+  the K rows are copied to the host after each day.
 * **Walk**: block ``b`` owns a contiguous range of pairs; its threads take the pairs of that range
   in steps of the block size, so a warp touches 32 neighbouring pairs (coalesced state access)
   and each thread's pairs ascend (its region index only moves forward, as on the CPU).
@@ -36,8 +41,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from credsim.errors import CredsimError
-from credsim.kernel.backend import STATE_BYTES_PER_AGENT, STATE_FIELDS
-from credsim.kernel.layout import C_MAX_P, C_MIN_P
+from credsim.kernel.backend import STATE_BYTES_PER_AGENT, panel_buffer, state_bytes_per_agent, state_fields
+from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N, IP_PANEL_K, IP_SPOUSE_W
 
 #: Most aggregate columns a plan may have on this backend (size of each thread's local row).
 MAX_COLS = 160
@@ -84,7 +89,7 @@ try:
     from numba.extending import register_jitable
 
     from credsim.kernel import step as _step
-    from credsim.kernel.step import init_agent
+    from credsim.kernel.step import init_state_agent, pair_public0
 
     # what numba.cuda actually loaded (the variable may have changed since its first import)
     SIMULATOR = "simulator" in getattr(cuda.jit, "__module__", "")
@@ -144,16 +149,33 @@ if cuda is not None:
         return r
 
     @cuda.jit
-    def init_kernel(lo, hi, own, flags, since, stress, s0, root1, root2, married_thr, n):
-        """Day-0 state of agents lo..hi-1 (MODEL.md §3); grid-stride loop."""
+    def init_kernel(lo, hi, own, flags, since, stress, aux, root1, root2, married_thr, ip):
+        """Day-0 state of agents lo..hi-1 (MODEL.md §3 and §8.5); grid-stride loop."""
         li = cuda.grid(1)
         stride = cuda.gridsize(1)
         while li < hi - lo:
-            own[li] = s0
-            flags[li] = init_agent(lo + li, root1, root2, married_thr, n)
-            since[li] = 0
-            stress[li] = 0
+            init_state_agent(li, lo + li, own, flags, since, stress, aux, root1, root2, married_thr, ip)
             li += stride
+
+    @cuda.jit
+    def sum_public0_kernel(lo, hi, own, flags, ip, out):
+        """out[0] += Σ P_0 of agents lo..hi-1 (lo even; §8.5): pairs in a grid-stride loop, one atomic per thread."""
+        q = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        w = ip[IP_SPOUSE_W]
+        total = np.int64(0)
+        while 2 * q < hi - lo:
+            total += pair_public0(2 * q, hi - lo, own, flags, w)
+            q += stride
+        cuda.atomic.add(out, 0, total)
+
+    @register_jitable
+    def _panel_row(i, kp, n):
+        """Panel row of agent i (MODEL.md §8.7: i_j = (j * N) // K), or -1 when i is not tracked."""
+        j = (i * kp + n - 1) // n
+        if j < kp and (j * n) // kp == i:
+            return j
+        return -1
 
     @cuda.jit
     def reset_kernel(out, n_cols):
@@ -169,9 +191,10 @@ if cuda is not None:
 
     @cuda.jit
     def day_kernel(t, threshold, key, hist_on, lo, hi, pairs_per_block, n_cols, n_reg, own, flags, since, stress,
-                   halo, ip, beh, chan, act, reg_start, reg_size, amod, out):  # fmt: skip
+                   aux, halo, ip, beh, chan, act, reg_start, reg_size, amod, out, panel):  # fmt: skip
         """Day t for agents lo..hi-1 (lo even). ``out[:n_cols]`` is the aggregate row,
-        ``out[n_cols + 2r]``/``out[n_cols + 2r + 1]`` region r's listed and ΣP."""
+        ``out[n_cols + 2r]``/``out[n_cols + 2r + 1]`` region r's listed and ΣP; tracked agent j's
+        day goes to ``panel[j]``."""
         tx = cuda.threadIdx.x
         nt = cuda.blockDim.x
         sacc = cuda.shared.array(MAX_COLS, np.int64)
@@ -195,6 +218,8 @@ if cuda is not None:
         p0 = q0 + cuda.blockIdx.x * pairs_per_block
         p1 = min(p0 + pairs_per_block, (hi + 1) // 2)
         p = p0 + tx
+        kp = ip[IP_PANEL_K]
+        n = ip[IP_N]
         r = 0
         cur = -1  # region whose sums are in (n_l, s_p)
         n_l = np.int64(0)
@@ -205,9 +230,14 @@ if cuda is not None:
             if 2 * p + 1 < hi:
                 rb = _region_of(2 * p + 1, ra, reg_start, reg_size)
             r = ra
+            ja = -1
+            jb = -1
+            if kp > 0:
+                ja = _panel_row(2 * p, kp, n)
+                jb = _panel_row(2 * p + 1, kp, n)
             bl_a, pub_a, bl_b, pub_b = pair_day(
-                p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, halo, ip, beh, chan, act,
-                reg_start, reg_size, amod, row, hist_on,
+                p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act,
+                reg_start, reg_size, amod, row, hist_on, ja, jb, panel,
             )  # fmt: skip
             for k in range(2):  # agents a, b: flush the running sums when the region changes
                 rg = ra if k == 0 else rb
@@ -250,16 +280,33 @@ if cuda is not None:
             c += nt
 
 
+#: The kernels' arguments by name and numba type, in order: the one declaration from which
+#: :func:`kernel_signatures` builds the explicit signatures (for ``compile_ptx``), and against which
+#: the launches in :class:`CudaBackend` are checked by the PTX test.
+STATE_ARGS = (("own", "int16[::1]"), ("flags", "uint8[::1]"), ("since", "uint16[::1]"), ("stress", "uint8[::1]"),
+              ("aux", "uint8[::1]"))  # fmt: skip
+TABLE_ARGS = (("ip", "int64[::1]"), ("beh", "int64[:, ::1]"), ("chan", "int64[:, ::1]"), ("act", "int64[:, ::1]"))
+KERNEL_ARGS = {
+    "day_kernel": (("t", "int64"), ("threshold", "int64"), ("key", "uint64"), ("hist_on", "boolean"),
+                   ("lo", "int64"), ("hi", "int64"), ("pairs_per_block", "int64"), ("n_cols", "int64"),
+                   ("n_reg", "int64"), *STATE_ARGS, ("halo", "uint8[::1]"), *TABLE_ARGS,
+                   ("reg_start", "int64[::1]"), ("reg_size", "int64[::1]"), ("amod", "int64[:, ::1]"),
+                   ("out", "int64[::1]"), ("panel", "int16[:, ::1]")),
+    "init_kernel": (("lo", "int64"), ("hi", "int64"), *STATE_ARGS, ("root1", "uint64"), ("root2", "uint64"),
+                    ("married_thr", "int64"), ("ip", "int64[::1]")),
+    "sum_public0_kernel": (("lo", "int64"), ("hi", "int64"), ("own", "int16[::1]"), ("flags", "uint8[::1]"),
+                           ("ip", "int64[::1]"), ("out", "int64[::1]")),
+    "reset_kernel": (("out", "int64[::1]"), ("n_cols", "int64")),
+}  # fmt: skip
+
+
 def kernel_signatures() -> dict:
     """Explicit signatures of the kernels, as the backend launches them: ``name -> (kernel, sig)``.
 
     For ``cuda.compile_ptx(kernel.py_func, sig)``, which compiles for a real GPU without one."""
-    state = "int16[::1], uint8[::1], uint16[::1], uint8[::1]"
-    day = (f"void(int64, int64, uint64, boolean, int64, int64, int64, int64, int64, {state}, uint8[::1], "
-           "int64[::1], int64[:, ::1], int64[:, ::1], int64[:, ::1], int64[::1], int64[::1], int64[:, ::1], int64[::1])")
-    init = f"void(int64, int64, {state}, int64, uint64, uint64, int64, int64)"
-    reset = "void(int64[::1], int64)"
-    return {"day_kernel": (day_kernel, day), "init_kernel": (init_kernel, init), "reset_kernel": (reset_kernel, reset)}
+    kernels = {"day_kernel": day_kernel, "init_kernel": init_kernel, "sum_public0_kernel": sum_public0_kernel,
+               "reset_kernel": reset_kernel}  # fmt: skip
+    return {name: (kernels[name], f"void({', '.join(ty for _, ty in args)})") for name, args in KERNEL_ARGS.items()}
 
 
 def compile_ptx(cc: tuple[int, int] = (9, 0)) -> dict[str, str]:
@@ -342,6 +389,7 @@ class CudaBackend:
                 f"(use --backend cpu)"
             )
         self.plan = plan
+        self.bytes_per_agent = state_bytes_per_agent(plan)
         self.lo, self.hi = lo, plan.n if hi is None else hi
         if self.lo % 2 or not 0 <= self.lo < self.hi <= plan.n:
             raise CredsimError(f"backend: cuda needs 0 <= lo < hi <= N with lo even, got lo={lo}, hi={self.hi}")
@@ -367,18 +415,25 @@ class CudaBackend:
             free, total = cuda.current_context().get_memory_info()
         except Exception:  # noqa: BLE001 - simulator or an old driver: let the allocation decide
             free, total = 1 << 62, 1 << 62
-        need = n_local * STATE_BYTES_PER_AGENT + (16 << 20)
+        need = n_local * self.bytes_per_agent + (16 << 20)
         if need > free:
             raise CredsimError(
                 f"population: {n_local:.4g} agents need about {need / 2**30:.1f} GiB of GPU memory but only "
                 f"{free / 2**30:.1f} GiB of {total / 2**30:.1f} GiB is free"
             )
         try:
-            self.d_state = {k: cuda.device_array(n_local, dt) for k, dt in STATE_FIELDS.items()}
-            self.d_ip = cuda.to_device(np.ascontiguousarray(plan.ip, np.int64))
-            self.d_beh = cuda.to_device(np.ascontiguousarray(plan.beh, np.int64))
-            self.d_chan = cuda.to_device(np.ascontiguousarray(plan.chan, np.int64))
-            self.d_act = cuda.to_device(np.ascontiguousarray(plan.act, np.int64))
+            self.d_state = {k: cuda.device_array(n_local, dt) for k, dt in state_fields(plan).items()}
+            # without CSM-2's extra state the kernels get a one-byte dummy (never read)
+            self.d_aux = self.d_state["aux"] if plan.has_aux else cuda.to_device(np.zeros(1, np.uint8))
+            # every policy in force, (ip, beh, chan, act) each, resident for the whole run
+            self.d_policies = [
+                tuple(cuda.to_device(np.ascontiguousarray(a, np.int64)) for a in (pol.ip, pol.beh, pol.chan, pol.act))
+                for pol in plan.policies
+            ]
+            self.panel = panel_buffer(plan)
+            self.d_panel = cuda.to_device(self.panel)
+            self.panel_rows = plan.panel_rows(self.lo, self.hi)
+            self.d_sum0 = cuda.device_array(1, np.int64)
             self.d_starts = cuda.to_device(np.ascontiguousarray(lay.starts, np.int64))
             self.d_sizes = cuda.to_device(np.ascontiguousarray(lay.sizes, np.int64))
             self.d_amod = cuda.to_device(np.ascontiguousarray(plan.amod, np.int64))
@@ -415,12 +470,12 @@ class CudaBackend:
     @property
     def device_bytes(self) -> int:
         """Device bytes held by this backend (state plus the small tables and the output row)."""
-        arrays = [*self.d_state.values(), self.d_ip, self.d_beh, self.d_chan, self.d_act, self.d_starts,
-                  self.d_sizes, self.d_amod, self.d_halo, self.d_out]  # fmt: skip
+        arrays = [*self.d_state.values(), *(a for pol in self.d_policies for a in pol), self.d_starts,
+                  self.d_sizes, self.d_amod, self.d_halo, self.d_out, self.d_panel]  # fmt: skip
         return int(sum(a.size * a.dtype.itemsize for a in arrays))
 
     def init(self) -> None:
-        """Day-0 state (MODEL.md §3) on the device, then compile the day kernel with a no-op day 0."""
+        """Day-0 state (MODEL.md §3 and §8.5) on the device, then compile the day kernel with a no-op day 0."""
         p = self.plan
         s = self.d_state
         n_local = self.hi - self.lo
@@ -429,28 +484,42 @@ class CudaBackend:
             blocks = max(1, min(blocks, 8))
         with _sim_switch_interval():
             init_kernel[blocks, self.tpb](
-                _i64(self.lo), _i64(self.hi), s["own"], s["flags"], s["since"], s["stress"],
-                _i64(p.scenario.score.start), np.uint64(p.root1), np.uint64(p.root2), _i64(p.married_thr), _i64(p.n),
+                _i64(self.lo), _i64(self.hi), s["own"], s["flags"], s["since"], s["stress"], self.d_aux,
+                np.uint64(p.root1), np.uint64(p.root2), _i64(p.married_thr), self.d_policies[0][0],
             )  # fmt: skip
-            self._launch(0, 0, 0, False, None, self.lo)  # compiles; hi == lo: no pair is touched
+            self._launch(0, 0, 0, False, None, self.lo, 0)  # compiles; hi == lo: no pair is touched
         cuda.synchronize()
         if not SIMULATOR:
             self._occupancy_grid()
 
-    def _launch(self, t, threshold, key, hist_on, halo, hi) -> None:
+    def sum_public0(self) -> int:
+        """Σ P_0 of this backend's agents (day 0's public scores with day 1's spouse weight, §8.5)."""
+        s = self.d_state
+        n_pairs = max(1, self.n_pairs)
+        blocks = max(1, min(-(-n_pairs // self.tpb), 8 if SIMULATOR else 1 << 16))
+        self.d_sum0.copy_to_device(np.zeros(1, np.int64))
+        with _sim_switch_interval():
+            sum_public0_kernel[blocks, self.tpb](
+                _i64(self.lo), _i64(self.hi), s["own"], s["flags"], self.d_policies[0][0], self.d_sum0
+            )
+        return int(self.d_sum0.copy_to_host()[0])
+
+    def _launch(self, t, threshold, key, hist_on, halo, hi, policy) -> None:
         s = self.d_state
         n_out = self.d_out.shape[0]
         reset_kernel[-(-n_out // 128), 128](self.d_out, _i64(self.n_cols))
         blocks = self.n_blocks if hi > self.lo else 1
+        d_ip, d_beh, d_chan, d_act = self.d_policies[policy]
         day_kernel[blocks, self.tpb](
             _i64(t), _i64(threshold), np.uint64(key), bool(hist_on), _i64(self.lo), _i64(hi),
             _i64(self.pairs_per_block), _i64(self.n_cols), _i64(self.n_reg),
-            s["own"], s["flags"], s["since"], s["stress"], self.d_halo if halo is None else halo,
-            self.d_ip, self.d_beh, self.d_chan, self.d_act, self.d_starts, self.d_sizes, self.d_amod, self.d_out,
+            s["own"], s["flags"], s["since"], s["stress"], self.d_aux, self.d_halo if halo is None else halo,
+            d_ip, d_beh, d_chan, d_act, self.d_starts, self.d_sizes, self.d_amod, self.d_out, self.d_panel,
         )  # fmt: skip
 
-    def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None):
-        """Run day t; returns (aggregate row int64[n_cols], region sums int64[R, 2] of listed, ΣP)."""
+    def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None, policy: int = 0):
+        """Run day t under policy ``policy``; returns (aggregate row int64[n_cols], region sums
+        int64[R, 2] of listed, ΣP). The tracked agents' rows are then in ``self.panel``."""
         d_halo = None
         if halo is not None:  # a shard's view of its neighbours' blacklist bits (bitmap, global ids)
             if getattr(self, "_halo_size", None) != halo.size:
@@ -459,8 +528,11 @@ class CudaBackend:
             self.d_halo_full.copy_to_device(np.ascontiguousarray(halo, np.uint8))
             d_halo = self.d_halo_full
         with _sim_switch_interval():
-            self._launch(t, threshold, key, hist_on, d_halo, self.hi)
+            self._launch(t, threshold, key, hist_on, d_halo, self.hi, policy)
         self.d_out.copy_to_host(self.h_out)  # the day's one device-to-host copy (synchronises)
+        j0, j1 = self.panel_rows
+        if j1 > j0:  # the panel's rows (K x 9 int16: tiny)
+            self.panel[j0:j1] = self.d_panel[j0:j1].copy_to_host()
         out = np.array(self.h_out, np.int64)
         return out[: self.n_cols], out[self.n_cols :].reshape(-1, 2)
 

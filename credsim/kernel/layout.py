@@ -42,7 +42,49 @@ IP_PART_THR = 24  # extension: thr(participation); 2^32 when everyone is enrolle
 IP_ROOT5 = 25  # root(5) as int64 bits: the enrolment hash key
 IP_N_GRADES = 26  # extension: number of grades (0: none)
 IP_COL_GRADE = 27  # first grade column
-N_IP = 28  # grade g's lowest score follows at ip[N_IP + g]
+# CSM-2 (MODEL.md §8); every slot below is 0 (or -1 for a column) when its mechanism is off
+IP_MECH = 28  # bit mask of the mechanisms on: M_EXIT | M_APPEALS | M_ADAPTIVE (0: CSM-1)
+IP_SETTLE_THR = 29  # thr(exit.settle_rate)
+IP_SETTLE_PTS = 30  # exit.settle_points
+IP_MAX_STAY = 31  # exit.max_stay (0: no term)
+IP_FILE_THR = 32  # thr(appeals.rate)
+IP_DECIDE_THR = 33  # thr(appeals.decide_rate)
+IP_UPHOLD_THR = 34  # thr(appeals.uphold)
+IP_NEAR_BAND = 35  # adaptive.near_band
+IP_COL_EXIT = 36  # first [exit] column (EXIT_COLUMNS), -1 without [exit]
+IP_COL_APPEALS = 37  # first [appeals] column (APPEAL_COLUMNS), -1 without [appeals]
+IP_COL_NEAR = 38  # the [adaptive] column, -1 without [adaptive]
+IP_INIT_THR = 39  # thr(blacklist.initial_share): 0 when no list exists on day 0
+IP_INIT_SCORE = 40  # own score on day 0 of the initially listed
+IP_ROOT6 = 41  # root(6) as int64 bits: the initial-listing hash key
+IP_PANEL_K = 42  # tracked agents of the panel (0: no panel)
+N_IP = 43  # grade g's lowest score follows at ip[N_IP + g]
+
+# --- CSM-2 mechanisms (bits of ip[IP_MECH]) -----------------------------------------------------
+M_EXIT = 1
+M_APPEALS = 2
+M_ADAPTIVE = 4
+M_AUX = M_EXIT | M_APPEALS  # mechanisms that keep the extra state byte
+
+# --- CSM-2 extra state: one more byte per agent, allocated only when M_AUX (MODEL.md §8) -----------
+A_OWES = 1  # listed for an unpaid obligation
+A_PENDING = 2  # an appeal is pending
+A_CH_SHIFT = 2  # bits 2..6: channel of the pending appeal (0..30)
+A_CH_MASK = 31 << A_CH_SHIFT
+
+# --- one agent's day, as step 1-6 hand it to steps 7-10: bits of an int (kernel-internal) ---------
+EV_FORCED = 1  # step 6: a detected true event on a forces_blacklist channel
+EV_NEG = 2  # a detected true or a false event with negative points (stress)
+EV_DETECTED = 4  # the true event was detected
+EV_SETTLED = 8  # §8.1: settled today
+EV_CLEARED = 16  # §8.2: an appeal was upheld today
+EV_NEAR = 32  # §8.3: standing `near` today
+EV_OUTSIDE = 64  # extension: not enrolled in an opt-in system
+
+# --- standings (§8.3): row blocks of the behaviour table -----------------------------------------
+#: beh row of (standing s, class k) is s * BEH_BLOCK + k (k + 8 for agents outside an opt-in system)
+BEH_BLOCK = 16
+STANDINGS = ("free", "near", "listed")
 
 # --- channel table rows (int64 [4, C]) ----------------------------------------------------------
 CH_DETECT = 0  # thr(detect_c)
@@ -75,13 +117,35 @@ BASE_COLUMNS = [
 ]  # fmt: skip
 
 
-def column_names(channels: list[str], activities: list[str], grades: list[str] = ()) -> list[str]:
+#: CSM-2 columns (MODEL.md §8.6), each group only when its table is present, in this order, after
+#: §5's columns and before the other extensions'. Offsets in a group are X_*, AP_*.
+EXIT_COLUMNS = ["settlements", "term_exits", "owing"]
+X_SETTLED, X_TERM, X_OWING = 0, 1, 2
+APPEAL_COLUMNS = ["appeals_filed", "appeals_upheld", "appeals_rejected", "appeals_pending"]
+AP_FILED, AP_UPHELD, AP_REJECTED, AP_PENDING = 0, 1, 2, 3
+ADAPTIVE_COLUMNS = ["near"]
+
+
+def column_names(channels: list[str], activities: list[str], grades: list[str] = (), *, exit: bool = False,
+                 appeals: bool = False, adaptive: bool = False) -> list[str]:  # fmt: skip
     """Names of the aggregate columns (the daily table without day and threshold).
 
-    Grade columns (an extension) come last and exist only when a scenario defines grades."""
+    CSM-2 groups follow §5's columns when their tables are present; grade columns (an extension)
+    come last and exist only when a scenario defines grades."""
     cols = list(BASE_COLUMNS)
     for c in channels:
         cols += [f"true_{c}", f"detected_{c}", f"false_{c}"]
     for a in activities:
         cols += [f"attempts_{a}", f"denied_{a}"]
-    return cols + ["stress_sum", "stress_high"] + [f"grade_{g}" for g in grades]
+    cols += ["stress_sum", "stress_high"]
+    cols += (EXIT_COLUMNS if exit else []) + (APPEAL_COLUMNS if appeals else []) + (ADAPTIVE_COLUMNS if adaptive else [])
+    return cols + [f"grade_{g}" for g in grades]
+
+
+# --- the panel (MODEL.md §8.7): the kernel writes these values of tracked agent j to panel[j] -----
+PANEL_COLUMNS = ["day", "agent", "own", "public", "listed", "stress", "true_channel", "detected", "false_channel",
+                 "activity", "denied"]  # fmt: skip
+PN_OWN, PN_PUBLIC, PN_LISTED, PN_STRESS, PN_TRUE, PN_DETECTED, PN_FALSE, PN_ACTIVITY, PN_DENIED = range(9)
+N_PANEL = 9  # values per tracked agent and day (day and agent are the host's)
+#: Most tracked agents of a panel.
+MAX_PANEL = 100_000

@@ -54,7 +54,8 @@ from credsim.engine import BACKENDS, Snapshot, Tables, Timing, histogram_days, r
 from credsim.errors import CredsimError
 from credsim.fsutil import RUN, check_output_folder, fsync_dir
 from credsim.kernel import layout as L
-from credsim.kernel.backend import STATE_BYTES_PER_AGENT, STATE_FIELDS
+from credsim.kernel.backend import state_bytes_per_agent, state_fields
+from credsim.kernel.layout import MAX_PANEL, N_PANEL
 from credsim.plan import Histogram, Plan, compile_plan
 from credsim.results.run import MARKER, RunResult
 from credsim.scenario import Scenario, canonical_toml, from_toml
@@ -147,14 +148,16 @@ class RunInputs:
     hist_every: int = 1
     checkpoint_every: int | str = 0  # days, or "auto" (by wall time)
     code_version: str = ""
+    panel: int = 0  # tracked agents of the panel (MODEL.md §8.7); 0: none
 
     @classmethod
     def new(cls, name: str, scenario: Scenario, population: int, days: int, seed: int, backend: str,
-            hist_bins: int = 0, hist_every: int = 1, checkpoint_every: int | str = 0) -> RunInputs:  # fmt: skip
+            hist_bins: int = 0, hist_every: int = 1, checkpoint_every: int | str = 0,
+            panel: int = 0) -> RunInputs:  # fmt: skip
         from credsim.results.store import code_version
 
         inputs = cls(name, canonical_toml(scenario), population, days, seed, backend, hist_bins, hist_every,
-                     checkpoint_every, code_version())  # fmt: skip
+                     checkpoint_every, code_version(), panel)  # fmt: skip
         inputs.validate()
         return inputs
 
@@ -185,12 +188,15 @@ class RunInputs:
         need(self.checkpoint_every == AUTO or (whole(self.checkpoint_every) and 0 <= self.checkpoint_every <= MAX_DAYS),
              "checkpoint_every", f"must be 'auto' or in 0..{MAX_DAYS}")  # fmt: skip
         need(isinstance(self.code_version, str), "code_version", "expected text")
+        need(whole(self.panel) and 0 <= self.panel <= min(self.population, MAX_PANEL), "panel",
+             f"must be in 0..min(population, {MAX_PANEL})")  # fmt: skip
 
     def scenario(self, source: str = "inputs") -> Scenario:
         return from_toml(self.scenario_toml, f"{source}: scenario_toml")
 
     def plan(self) -> Plan:
-        return compile_plan(self.scenario(), self.population, self.seed, Histogram(self.hist_bins, self.hist_every))
+        return compile_plan(self.scenario(), self.population, self.seed, Histogram(self.hist_bins, self.hist_every),
+                            self.panel)  # fmt: skip
 
     def to_bytes(self) -> bytes:
         from credsim import __version__
@@ -207,6 +213,7 @@ class RunInputs:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise CredsimError(f"{source}: not a credsim run-inputs file (format {FORMAT!r} expected)")
         fields = list(cls.__dataclass_fields__)
+        data.setdefault("panel", 0)  # inputs written before panels existed
         missing = [f for f in fields if f not in data]
         if missing:
             raise CredsimError(f"{source}: {missing[0]}: missing field")
@@ -469,6 +476,9 @@ def snapshot_arrays(snap: Snapshot, inputs_raw: bytes) -> dict[str, np.ndarray]:
     }
     if snap.hist is not None:
         arrays["hist"] = np.ascontiguousarray(snap.hist, np.int64)
+    if snap.panel is not None:
+        arrays["panel"] = np.ascontiguousarray(snap.panel, np.int16)
+    arrays["policy"] = np.array(snap.policy, np.int64)
     for name, arr in snap.state.items():
         arrays[f"state_{name}"] = np.ascontiguousarray(arr)
     arrays.update({CHECKSUM_PREFIX + name: array_digest(name, a) for name, a in list(arrays.items())})
@@ -507,11 +517,14 @@ def cross_check(plan: Plan, inputs: RunInputs, day: int, sum_prev: int, daily: n
     if sum_prev != int(last[sp]):
         raise damaged(f"yesterday's sum of public scores {sum_prev} differs from day {day}'s sum_public "
                       f"{int(last[sp])}")  # fmt: skip
-    prev = plan.scenario.score.start * plan.n
+    # day 1's threshold follows from S0 * N only without a list on day 0 (else from Σ P_0, not stored)
+    prev = None if int(plan.ip[L.IP_INIT_THR]) else plan.scenario.score.start * plan.n
     for t in range(day):
-        if int(daily[t, 1]) != plan.threshold(prev):
-            raise damaged(f"day {t + 1}'s threshold {int(daily[t, 1])} does not follow from the day before "
-                          f"(expected {plan.threshold(prev)})")  # fmt: skip
+        if prev is not None:
+            expect = plan.threshold(prev, plan.policy_index(t + 1))
+            if int(daily[t, 1]) != expect:
+                raise damaged(f"day {t + 1}'s threshold {int(daily[t, 1])} does not follow from the day before "
+                              f"(expected {expect})")  # fmt: skip
         prev = int(daily[t, sp])
     if not np.array_equal(regions[:, :, 0].sum(axis=1), daily[:, col["listed"]]):
         raise damaged("the region table's listed counts do not add up to the daily table's")
@@ -590,12 +603,21 @@ def snapshot_from_arrays(arrays: dict, plan: Plan, inputs: RunInputs, inputs_raw
         hist = get("hist", np.int64, (n_hist, plan.hist.bins))
     elif "hist" in arrays:
         raise damaged("it holds a histogram but the inputs have none")
+    panel = None
+    if plan.panel:
+        panel = get("panel", np.int16, (day, plan.panel, N_PANEL))
+    elif "panel" in arrays:
+        raise damaged("it holds a panel but the inputs have none")
+    policy = plan.policy_index(day)
+    if int(get("policy", np.int64, ())) != policy:
+        raise damaged(f"its policy in force ({int(arrays['policy'])}) is not day {day}'s ({policy})")
     state = {k[len("state_"):]: v for k, v in arrays.items() if k.startswith("state_")}
+    fields = state_fields(plan)
     if day < inputs.days:
-        for name, dtype in STATE_FIELDS.items():
+        for name, dtype in fields.items():
             get(f"state_{name}", dtype, (plan.n,))
-        if set(state) != set(STATE_FIELDS):
-            raise damaged(f"state arrays {sorted(state)}, expected {sorted(STATE_FIELDS)}")
+        if set(state) != set(fields):
+            raise damaged(f"state arrays {sorted(state)}, expected {sorted(fields)}")
         own = state["own"]
         lo, hi = plan.scenario.score.min, plan.scenario.score.max
         if own.size and (int(own.min()) < lo or int(own.max()) > hi):
@@ -603,7 +625,7 @@ def snapshot_from_arrays(arrays: dict, plan: Plan, inputs: RunInputs, inputs_raw
     elif state:
         raise damaged("it holds state arrays but the run is finished")
     cross_check(plan, inputs, day, sum_prev, daily, regions, hist, state, damaged)
-    return Snapshot(day, sum_prev, state, daily, regions, hist, loop_s)
+    return Snapshot(day, sum_prev, state, daily, regions, hist, loop_s, panel, policy)
 
 
 # -- the checkpoint policy the engine calls ----------------------------------------------------
@@ -664,10 +686,10 @@ class Checkpointer:
         self.last_save = self.clock()
         self.write_s = self.last_save - t0
 
-    def save_final(self, tables: Tables, loop_s: float) -> bool:
+    def save_final(self, tables: Tables, loop_s: float, policy: int = 0) -> bool:
         """Keep finished tables (no state) when the output folder could not be written; True if kept."""
         sum_last = int(tables.daily[-1, tables.columns.index("sum_public")])
-        snap = Snapshot(self.days, sum_last, {}, tables.daily, tables.regions, tables.hist, loop_s)
+        snap = Snapshot(self.days, sum_last, {}, tables.daily, tables.regions, tables.hist, loop_s, tables.panel, policy)
         try:
             self.write(snap)
         except CredsimError:
@@ -718,7 +740,7 @@ def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = 
     """
     backend = backend or inputs.backend
     cp = Checkpointer(work, inputs_raw, inputs.days, inputs.checkpoint_every if every is None else every,
-                      inputs.population * STATE_BYTES_PER_AGENT)  # fmt: skip
+                      inputs.population * state_bytes_per_agent(inputs.plan()))  # fmt: skip
     try:
         # a stop signal while the output is written only asks for a stop: the run is complete by then
         with stop_on_signals(cp):
@@ -730,7 +752,8 @@ def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = 
             if snap is not None and snap.day >= inputs.days:  # finished tables kept after a failed write
                 lo, width = plan.hist.edges(plan.scenario) if plan.hist.bins else (0, 1)
                 tables = Tables(["day", "threshold", *plan.columns], snap.daily, snap.regions, plan.layout.names,
-                                histogram_days(plan, inputs.days), snap.hist, lo, width)  # fmt: skip
+                                histogram_days(plan, inputs.days), snap.hist, lo, width, snap.panel,
+                                plan.panel_agents() if plan.panel else None)  # fmt: skip
                 timing.loop_s = snap.loop_s
             else:
                 tables = run_plan(plan, inputs.days, backend, threads=threads, on_day=on_day, timing=timing,
@@ -742,7 +765,7 @@ def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = 
             try:
                 result.write_dir(work.out)
             except CredsimError as err:
-                if cp.save_final(tables, timing.loop_s):
+                if cp.save_final(tables, timing.loop_s, plan.policy_index(inputs.days)):
                     raise CredsimError(
                         f"{err} (the finished tables are kept in {work.path}: free space or fix that, then "
                         f"`credsim resume {work.path}`)"

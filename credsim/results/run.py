@@ -17,6 +17,7 @@ import numpy as np
 from credsim.engine import Tables, Timing
 from credsim.errors import CredsimError
 from credsim.fsutil import RUN, check_output_folder, write_output_folder
+from credsim.kernel.layout import PANEL_COLUMNS
 from credsim.scenario import Scenario, canonical_toml, scenario_hash
 
 MARKER = RUN.marker  # "run.json"
@@ -72,6 +73,16 @@ def region_rows(tables: Tables) -> np.ndarray:
 REGION_COLUMNS = ["day", "region", "listed", "sum_public"]
 
 
+def panel_rows(tables: Tables) -> np.ndarray:
+    """The panel (MODEL.md §8.7) as rows of PANEL_COLUMNS: days ascending, then tracked agents ascending."""
+    days, k, _ = tables.panel.shape
+    out = np.empty((days * k, len(PANEL_COLUMNS)), np.int64)
+    out[:, 0] = np.repeat(np.arange(1, days + 1), k)
+    out[:, 1] = np.tile(tables.panel_agents, days)
+    out[:, 2:] = tables.panel.reshape(days * k, -1)
+    return out
+
+
 @dataclass
 class RunResult:
     """One run of one scenario: the inputs that determine it and the tables it produced."""
@@ -105,6 +116,15 @@ class RunResult:
         return df
 
     @property
+    def panel(self):
+        """The panel's tracked agents day by day (MODEL.md §8.7) as a DataFrame, or None without a panel."""
+        import pandas as pd
+
+        if self.tables.panel is None:
+            return None
+        return pd.DataFrame(panel_rows(self.tables), columns=PANEL_COLUMNS)
+
+    @property
     def histogram(self):
         """Public-score histogram (extension) as a long DataFrame: day, bin_lo, bin_hi, count; or None."""
         import pandas as pd
@@ -136,6 +156,7 @@ class RunResult:
             "days": self.days,
             "seed": str(self.seed),
             "backend": self.backend,
+            **({"panel": int(self.tables.panel.shape[1])} if self.tables.panel is not None else {}),
             "setup_s": round(self.timing.setup_s, 4),
             "loop_s": round(self.timing.loop_s, 4),
             "agent_steps_per_s": (self.population * self.days / self.timing.loop_s) if self.timing.loop_s else None,
@@ -144,8 +165,9 @@ class RunResult:
 
     # -- files ------------------------------------------------------------------------------------
     def write_dir(self, out: str | Path, parquet: bool = True) -> Path:
-        """Write daily.csv, regions.csv (+ Parquet), scenario.toml and run.json into ``out``: a new folder
-        atomically, an earlier run folder file by file (only credsim's own files are replaced)."""
+        """Write daily.csv, regions.csv, panel.csv with a panel (+ Parquet), scenario.toml and run.json
+        into ``out``: a new folder atomically, an earlier run folder file by file (only credsim's own
+        files are replaced)."""
         out = Path(out)
         check_output_folder(out, RUN)
         files = {
@@ -153,6 +175,8 @@ class RunResult:
             "regions.csv": csv_bytes(REGION_COLUMNS, region_rows(self.tables)),
             "scenario.toml": canonical_toml(self.scenario).encode(),
         }
+        if self.tables.panel is not None:
+            files["panel.csv"] = csv_bytes(PANEL_COLUMNS, panel_rows(self.tables))
         hist = self.histogram
         if hist is not None:
             files["histogram.csv"] = csv_bytes(list(hist.columns), hist.to_numpy(np.int64))
@@ -233,6 +257,8 @@ class RunResult:
         import pyarrow.parquet as pq
 
         frames = {"daily.parquet": lambda: self.daily, "regions.parquet": lambda: self.regions}
+        if self.tables.panel is not None:
+            frames["panel.parquet"] = lambda: self.panel
         if self.tables.hist is not None:
             frames["histogram.parquet"] = lambda: self.histogram if hist is None else hist
         out = {}

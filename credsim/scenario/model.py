@@ -2,14 +2,14 @@
 
 This pydantic model is the single source of field names, types, ranges and help text. The loader,
 the CLI, the dashboard and the docs all read it; nothing else declares a scenario field.
-Section references (MODEL.md §n) point at the CSM-1 contract the field feeds.
+Section references (MODEL.md §n) point at the contract the field feeds (§8: the CSM-2 mechanisms).
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 SCORE_LIMIT = 32767
 #: ``bl_since`` is a uint16 day number, so a run lasts at most this many days.
 MAX_DAYS = 65535
+#: With [appeals], a pending appeal's channel is kept in 5 bits of one state byte (MODEL.md §8).
+MAX_APPEAL_CHANNELS = 31
+#: Most schedule entries (each is a compiled policy: a few kilobytes).
+MAX_SCHEDULE = 256
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Score = Annotated[int, Field(ge=-SCORE_LIMIT, le=SCORE_LIMIT)]
@@ -115,13 +119,19 @@ class Blacklist(_Strict):
     offset: Score = Field(default=0, description="points below the mean in below_mean mode")
     hysteresis: int = Field(ge=0, le=SCORE_LIMIT, description="points above the threshold needed to leave the list")
     min_stay: int = Field(ge=0, le=MAX_DAYS, description="days on the list before one may leave")
+    initial_share: Probability = Field(
+        default=0.0, description="CSM-2: share of agents already listed on day 0 (a list that already exists)"
+    )
+    initial_score: Score | None = Field(
+        default=None, description="CSM-2: own score on day 0 of those initially listed (default: score.start)"
+    )
 
     @model_validator(mode="after")
     def _mode_fields(self):
+        # A field of the other mode (value under below_mean, offset under absolute) is ignored, not
+        # refused: a schedule can switch modes, and TOML cannot unset the base's field (MODEL.md §8.4).
         if self.mode == "absolute" and self.value is None:
             raise ValueError("mode 'absolute' needs blacklist.value")
-        if self.mode == "below_mean" and self.value is not None:
-            raise ValueError("blacklist.value is only for mode 'absolute' (below_mean uses offset)")
         return self
 
 
@@ -195,8 +205,48 @@ class Grade(_Strict):
         return _check_name(v, _GRADE_NAME, "grade name (letters, digits, underscores; up to 16)")
 
 
+class Exit(_Strict):
+    """CSM-2: settlement and listing terms (MODEL.md §8.1). A forced listing makes the agent owe;
+    an owing agent leaves the list only by settling or when its term is over."""
+
+    settle_rate: Probability = Field(description="daily probability that a listed agent who owes settles")
+    settle_points: int = Field(ge=0, le=65535, description="points given back on settling (integer >= 0)")
+    max_stay: int = Field(ge=0, le=MAX_DAYS, description="days an owing agent stays listed at most (0: no term)")
+
+
+class Appeals(_Strict):
+    """CSM-2: appeals of wrongful attributions (MODEL.md §8.2)."""
+
+    rate: Probability = Field(description="probability that a wrongful attribution with negative points is appealed")
+    decide_rate: Probability = Field(
+        description="daily probability that a pending appeal is decided (mean review time 1/decide_rate days)"
+    )
+    uphold: Probability = Field(description="probability that a decided appeal is upheld (points refunded, record cleared)")
+
+
+class Adaptive(_Strict):
+    """CSM-2: behaviour that depends on one's standing (MODEL.md §8.3): free, near the line, or listed."""
+
+    near_band: int = Field(ge=0, le=65535, description="points above the threshold within which an unlisted agent is near")
+    near_factor: float = Field(
+        ge=0.0, allow_inf_nan=False, description="factor on the rates of negative-point channels for agents near the line"
+    )
+    listed_factor: float = Field(
+        ge=0.0, allow_inf_nan=False, description="factor on the rates of negative-point channels for listed agents"
+    )
+
+
+class ScheduleEntry(_Strict):
+    """CSM-2: a policy change in force from ``day`` on (MODEL.md §8.4)."""
+
+    day: int = Field(ge=2, le=MAX_DAYS, description="first day the change is in force (2..65535; entries strictly increasing)")
+    set: dict[str, Any] = Field(
+        description='new values by quoted dotted path, e.g. {"channel.cameras.detect" = 0.9, "blacklist.min_stay" = 45}'
+    )
+
+
 class Scenario(_Strict):
-    """A complete CSM-1 scenario, in the form of ``shared/scenarios/*.toml``."""
+    """A complete scenario, in the form of ``shared/scenarios/*.toml``: CSM-1 plus the CSM-2 tables."""
 
     population: Population
     score: ScoreRules
@@ -208,6 +258,13 @@ class Scenario(_Strict):
     grade: list[Grade] = Field(
         default_factory=list, max_length=16,
         description="extension: grades from highest to lowest; the last must start at or below score.min",
+    )  # fmt: skip
+    exit: Exit | None = Field(default=None, description="CSM-2: settlement and listing terms (off when absent)")
+    appeals: Appeals | None = Field(default=None, description="CSM-2: appeals of wrongful attributions (off when absent)")
+    adaptive: Adaptive | None = Field(default=None, description="CSM-2: behaviour by standing (off when absent)")
+    schedule: list[ScheduleEntry] = Field(
+        default_factory=list, max_length=MAX_SCHEDULE,
+        description="CSM-2: policy changes over time, in increasing day order (none: one policy for the whole run)",
     )  # fmt: skip
 
     @model_validator(mode="after")
@@ -227,4 +284,21 @@ class Scenario(_Strict):
         if grades and grades[-1].min_score > self.score.min:
             raise ValueError(f"grade[{len(grades) - 1}].min_score ({grades[-1].min_score}) must be at or below "
                              f"score.min ({self.score.min}) so that every score has a grade")  # fmt: skip
+        init = self.blacklist.initial_score
+        if init is not None and not self.score.min <= init <= self.score.max:
+            raise ValueError(f"blacklist.initial_score ({init}) is outside score.min..score.max "
+                             f"({self.score.min}..{self.score.max})")  # fmt: skip
+        if self.appeals is not None and len(self.channel) > MAX_APPEAL_CHANNELS:
+            raise ValueError(f"appeals: a scenario with [appeals] has at most {MAX_APPEAL_CHANNELS} channels "
+                             f"(the channel of a pending appeal fits 5 bits), this one has {len(self.channel)}")  # fmt: skip
+        if self.schedule:  # every policy in force must be a valid scenario (MODEL.md §8.4): checked once, here
+            from credsim.scenario.schedule import check_schedule
+
+            check_schedule(self)
         return self
+
+    @property
+    def initial_score(self) -> int:
+        """Own score on day 0 of the initially listed (MODEL.md §8.5)."""
+        init = self.blacklist.initial_score
+        return self.score.start if init is None else init
