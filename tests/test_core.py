@@ -85,10 +85,12 @@ def test_identical_tables_with_one_and_two_threads():
         from credsim import simulate
 
         assert numba.config.NUMBA_NUM_THREADS == 2, numba.config.NUMBA_NUM_THREADS
-        a = simulate({str(scenario_path("essay"))!r}, 20_001, 40, 7, threads=1)
-        assert numba.get_num_threads() == 1
-        b = simulate({str(scenario_path("essay"))!r}, 20_001, 40, 7, threads=2)
-        assert numba.get_num_threads() == 2, numba.get_num_threads()
+        seen = {{1: set(), 2: set()}}
+        def watch(k):  # numba's thread count while the day loop runs (threads= holds for one run only)
+            return lambda t, days: seen[k].add(numba.get_num_threads())
+        a = simulate({str(scenario_path("essay"))!r}, 20_001, 40, 7, threads=1, on_day=watch(1))
+        b = simulate({str(scenario_path("essay"))!r}, 20_001, 40, 7, threads=2, on_day=watch(2))
+        assert seen == {{1: {{1}}, 2: {{2}}}}, seen
         assert np.array_equal(a.tables.daily, b.tables.daily)
         assert np.array_equal(a.tables.regions, b.tables.regions)
         assert a.tables.daily[:, a.tables.columns.index("listed")].max() > 0  # listing dynamics ran
