@@ -122,7 +122,8 @@ def estimate_memory(plan: Plan, days: int, backend: str = "cpu", panel: int = 0)
     panel_rows = panel * days
     tables = 8 * (days * (2 + len(plan.columns)) + days * regions * 2 + hist_rows + panel_rows * PANEL_COLUMNS)
     local_state = backend == "cpu" or (backend == "ray" and not os.environ.get("RAY_ADDRESS"))
-    state = plan.n * state_bytes_per_agent(plan) if local_state else 0
+    # a local ray keeps the state in its actors and gathers a copy here for each checkpoint
+    state = plan.n * state_bytes_per_agent(plan) * (2 if backend == "ray" else 1) if local_state else 0
     accumulators = 0
     if local_state:
         _, chunks = accumulator_shape(plan)
@@ -198,7 +199,8 @@ def run_plan(
 
     ``checkpoint`` (see :mod:`credsim.reliability.checkpoint`) is asked ``due(t)`` after each day
     and, when due, given a :class:`Snapshot` to ``save`` (it may raise to stop the run there).
-    ``resume_from`` continues a run from a snapshot: the tables are those of an uninterrupted run.
+    ``resume_from`` continues a run from a snapshot: the tables are those of an uninterrupted run
+    (its ``state`` dict is emptied once the backend holds the state, so only one copy stays in memory).
     """
     if not 1 <= days <= MAX_DAYS:
         raise CredsimError(f"days: must be in 1..{MAX_DAYS}, got {days}")
@@ -245,6 +247,7 @@ def _day_loop(be, t0, plan, days, on_day, timing, checkpoint, resume_from) -> Ta
     if resume_from is not None:
         snap = resume_from
         be.load_state(snap.state)
+        snap.state.clear()  # copied into the backend: let the loaded arrays go (a second copy of the state)
         start, sum_prev, loop_before = snap.day + 1, snap.sum_prev, snap.loop_s
         daily[: snap.day] = snap.daily
         regions[: snap.day] = snap.regions

@@ -392,7 +392,7 @@ def test_two_processes_recording_runs_in_one_catalog_lose_nothing(tmp_path):
     cat = tmp_path / "c.duckdb"
     procs = [subprocess.Popen([sys.executable, "-c", "from credsim.cli import main; main()", "run", "essay", "-n",
                                str(3000 + k), "-d", "6", "-o", str(tmp_path / f"o{k}"), "--catalog", str(cat), "-q"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(3)]  # fmt: skip
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(2)]  # fmt: skip
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
@@ -400,14 +400,14 @@ def test_two_processes_recording_runs_in_one_catalog_lose_nothing(tmp_path):
 
     from credsim.results.store import Catalog
 
-    ids = {json.loads((tmp_path / f"o{k}" / "run.json").read_text())["run_id"] for k in range(3)}
-    assert set(Catalog(cat).runs()["run_id"]) == ids and len(ids) == 3
-    for k in range(3):
+    ids = {json.loads((tmp_path / f"o{k}" / "run.json").read_text())["run_id"] for k in range(2)}
+    assert set(Catalog(cat).runs()["run_id"]) == ids and len(ids) == 2
+    for k in range(2):
         rid = json.loads((tmp_path / f"o{k}" / "run.json").read_text())["run_id"]
         stored = Catalog(cat).load(rid)
         assert stored.population == 3000 + k
         assert (tmp_path / f"o{k}" / "daily.csv").read_bytes() == _csv(stored)
-    record_fault("3 processes recording runs in one catalog", "cpu", "all 3 runs stored, tables identical")
+    record_fault("2 processes recording runs in one catalog at once", "cpu", "both runs stored, tables identical")
 
 
 def _csv(result) -> bytes:
