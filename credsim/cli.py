@@ -309,10 +309,12 @@ def presets() -> None:
 @app.command("scenario")
 def show_scenario(scenario: str = typer.Argument(..., help=SCENARIO_HELP)) -> None:
     """Validate a scenario and print it as canonical TOML."""
+    from credsim.plan import compile_plan
     from credsim.scenario import canonical_toml, load
 
     with user_errors():
         _, sc = load(scenario)
+        compile_plan(sc, 1, 0)  # the derived tables too: rates that sum past 1 in some policy in force
     sys.stdout.write(canonical_toml(sc))
 
 

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import CASES, GOLDEN, scenario_path
+from conftest import CASES, CASES2, GOLDEN, GOLDEN2, scenario_path
 
 from credsim import simulate
 from credsim.errors import CredsimError
@@ -120,6 +120,58 @@ def test_golden_identical_for_every_shard_count(ray_session, case, tmp_path):
         assert (out / "regions.csv").read_bytes() == want_regions, f"{case}, {k} shards: regions.csv differs"
 
 
+@pytest.mark.parametrize("case", sorted(CASES2))
+def test_golden2_identical_for_shard_counts(ray_session, case, tmp_path):
+    """CSM-2 (MODEL.md §8) across shards: the aux state, the policy switches, Σ P_0 of an initial list
+    and the panel rows of every shard give the golden daily, region and panel tables."""
+    c = CASES2[case]
+    for k in (1, 2, 3):
+        r = simulate(scenario_path(c["scenario"]), c["population"], c["days"], c["seed"], backend="ray", shards=k,
+                     panel=c["panel"])  # fmt: skip
+        out = r.write_dir(tmp_path / f"k{k}", parquet=False)
+        for table in ("daily", "regions", "panel"):
+            want = (GOLDEN2 / f"{case}.{table}.csv").read_bytes()
+            assert (out / f"{table}.csv").read_bytes() == want, f"{case}, {k} shards: {table}.csv differs"
+
+
+def test_csm2_state_round_trip_across_shard_counts(ray_session):
+    """With CSM-2's extra state byte, state() and load_state() across shard counts continue exactly."""
+    from credsim.engine import run_plan
+    from credsim.kernel.backend import CpuBackend
+
+    _, sc = load(scenario_path("edge2"))
+    plan = compile_plan(sc, 1001, 5, panel=7)
+    cpu, rb = CpuBackend(plan), RayBackend(plan, shards=3)
+    cpu.init()
+    rb.init()
+    total = cpu.sum_public0()
+    assert rb.sum_public0() == total != plan.scenario.score.start * plan.n  # an initial list lowers Σ P_0
+    for t in range(1, 7):
+        k = plan.policy_index(t)
+        thr = plan.threshold(total, k)
+        row, reg = cpu.day(t, thr, day_key(plan.seed, t), False, policy=k)
+        row2, reg2 = rb.day(t, thr, day_key(plan.seed, t), False, policy=k)
+        assert np.array_equal(row, row2) and np.array_equal(reg, reg2) and np.array_equal(cpu.panel, rb.panel)
+        total = int(row[0])
+    st = rb.state()
+    assert set(st) == {"own", "flags", "since", "stress", "aux"} and st["aux"].any()
+    for name, arr in cpu.state().items():
+        assert np.array_equal(arr, st[name]), name
+    rb.close()
+    rb2 = RayBackend(plan, shards=2)
+    rb2.init()
+    rb2.load_state(st)
+    for t in range(7, 15):
+        k = plan.policy_index(t)
+        thr = plan.threshold(total, k)
+        row, _ = cpu.day(t, thr, day_key(plan.seed, t), False, policy=k)
+        row2, _ = rb2.day(t, thr, day_key(plan.seed, t), False, policy=k)
+        assert np.array_equal(row, row2) and np.array_equal(cpu.panel, rb2.panel), t
+        total = int(row[0])
+    rb2.close()
+    assert np.array_equal(run_plan(plan, 15, "cpu").panel, run_plan(plan, 15, "ray", shards=3).panel)
+
+
 def test_histogram_and_state_round_trip_across_shard_counts(ray_session):
     """state() gathers the population in id order; load_state() into another shard count continues
     exactly (what a checkpoint and `credsim resume` rely on); histograms reduce exactly too."""
@@ -223,6 +275,18 @@ def test_cli_run_sharded_docks(cli, ray_session, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (out / "daily.csv").read_bytes() == (GOLDEN / "edge-1001.daily.csv").read_bytes()
     assert (out / "regions.csv").read_bytes() == (GOLDEN / "edge-1001.regions.csv").read_bytes()
+
+
+def test_cli_run_sharded_docks_csm2_with_panel(cli, ray_session, tmp_path):
+    case = "edge2-777"
+    c = CASES2[case]
+    out = tmp_path / "edge2"
+    proc = cli("run", str(scenario_path("edge2")), "--population", str(c["population"]), "--days", str(c["days"]),
+               "--seed", str(c["seed"]), "--panel", str(c["panel"]), "--out", str(out), "--quiet", "--backend",
+               "ray", "--shards", "3", env={"RAY_ADDRESS": ray_session})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for table in ("daily", "regions", "panel"):
+        assert (out / f"{table}.csv").read_bytes() == (GOLDEN2 / f"{case}.{table}.csv").read_bytes(), table
 
 
 def test_cli_shards_need_ray_backend(cli, tmp_path):

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from credsim.errors import CredsimError
-from credsim.kernel.backend import STATE_FIELDS, reduce_rows
+from credsim.kernel.backend import panel_buffer, reduce_rows, state_fields
 from credsim.kernel.layout import IP_ASSOC_PEN, IP_ASSOC_THR, IP_K2
 from credsim.plan import Plan
 
@@ -85,8 +85,10 @@ def shard_bounds(n: int, shards: int) -> list[int]:
 
 
 def association_active(plan: Plan) -> bool:
-    """Does any agent ever read a contact's blacklist bit (MODEL.md §4 step 5)?"""
-    return int(plan.ip[IP_K2]) > 0 and int(plan.ip[IP_ASSOC_PEN]) != 0 and int(plan.ip[IP_ASSOC_THR]) > 0
+    """Does any agent ever read a contact's blacklist bit (MODEL.md §4 step 5), under any policy in force?"""
+    return int(plan.ip[IP_K2]) > 0 and any(
+        int(pol.ip[IP_ASSOC_PEN]) != 0 and int(pol.ip[IP_ASSOC_THR]) > 0 for pol in plan.policies
+    )
 
 
 def _merge(ranges: list[Range]) -> list[Range]:
@@ -298,9 +300,13 @@ class ShardWorker:
         parts = self._exports(pbit)
         return parts[0] if len(parts) == 1 else tuple(parts)
 
-    def day(self, t: int, threshold: int, key: int, hist_on: bool, *parts: np.ndarray):
-        """Receive yesterday's bits, run day t, export today's. Returns ``((row, regions, exchange_s,
-        compute_s), *exports)`` (just the first when this shard sends nothing)."""
+    def sum_public0(self) -> int:
+        return self.be.sum_public0()
+
+    def day(self, t: int, threshold: int, key: int, hist_on: bool, policy: int, *parts: np.ndarray):
+        """Receive yesterday's bits, run day t under policy ``policy``, export today's. Returns
+        ``((row, regions, exchange_s, compute_s, panel_rows), *exports)`` (just the first when this
+        shard sends nothing); ``panel_rows`` are this shard's tracked agents' rows (MODEL.md §8.7)."""
         t0 = time.perf_counter()
         for ranges, part in zip(self.in_ranges, parts):
             off = 0
@@ -309,11 +315,12 @@ class ShardWorker:
                 off += e - b
         self._set_threads()
         t1 = time.perf_counter()
-        row, reg = self.be.day(t, threshold, key, hist_on, self.halo)
+        row, reg = self.be.day(t, threshold, key, hist_on, self.halo, policy)
         t2 = time.perf_counter()
         out = self._exports(t & 1)
         t3 = time.perf_counter()
-        head = (row, reg, (t1 - t0) + (t3 - t2), t2 - t1)
+        j0, j1 = self.be.panel_rows
+        head = (row, reg, (t1 - t0) + (t3 - t2), t2 - t1, self.be.panel[j0:j1].copy())
         return (head, *out) if out else head
 
     def state(self) -> dict[str, np.ndarray]:
@@ -458,6 +465,7 @@ class RayBackend:
         self.actors = _acquire(ray, self.shards, self.device)
         self.hosts: list[dict] = []
         self.timings: list[DayTiming] = []
+        self.panel = panel_buffer(plan)  # the day's rows of the panel's tracked agents, from every shard
         self._pending: list[list] | None = None  # per shard: refs of its exports for the next day
         self._closed = False
         xp = self.exchange
@@ -477,8 +485,13 @@ class RayBackend:
         self._gather([a.init.remote() for a in self.actors], "during set-up (day 0)")
         self._pending = None
 
-    def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None):
-        """Run day t on every shard; returns (aggregate row int64[n_cols], region sums int64[R, 2])."""
+    def sum_public0(self) -> int:
+        """Σ P_0 over the shards (MODEL.md §8.5)."""
+        return sum(self._gather([a.sum_public0.remote() for a in self.actors], "during set-up (day 0)"))
+
+    def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None, policy: int = 0):
+        """Run day t on every shard under policy ``policy``; returns (aggregate row int64[n_cols], region
+        sums int64[R, 2]). The tracked agents' rows are then in ``self.panel``."""
         t0 = time.perf_counter()
         if self._pending is None:  # after init or load_state: yesterday's bits from the state itself
             self._pending = [self._export(k, (t - 1) & 1) for k in range(self.shards)]
@@ -486,30 +499,33 @@ class RayBackend:
         for k, a in enumerate(self.actors):
             parts = [self._pending[src][j] for src, j in self._sources[k]]
             n_out = len(self.exchange.outs[k])
-            refs = a.day.options(num_returns=1 + n_out).remote(t, threshold, key, hist_on, *parts)
+            refs = a.day.options(num_returns=1 + n_out).remote(t, threshold, key, hist_on, policy, *parts)
             heads.append(refs[0] if n_out else refs)
             nxt.append(list(refs[1:]) if n_out else [])
         res = self._gather(heads, f"on day {t}")
         self._pending = nxt
         row = reduce_rows(np.stack([r[0] for r in res]))
         reg = np.sum(np.stack([r[1] for r in res]), axis=0)
+        if self.plan.panel:  # shards hold consecutive tracked agents: their rows, in shard order
+            self.panel[:] = np.concatenate([r[4] for r in res])
         self.timings.append(DayTiming(time.perf_counter() - t0, [r[2] for r in res], [r[3] for r in res]))
         return row, reg
 
     def state(self) -> dict[str, np.ndarray]:
         """The whole population's state arrays by name (gathered from the shards, in id order)."""
         parts = self._gather([a.state.remote() for a in self.actors], "while reading state")
-        return {name: np.concatenate([p[name] for p in parts]) for name in STATE_FIELDS}
+        return {name: np.concatenate([p[name] for p in parts]) for name in state_fields(self.plan)}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        """Replace the state with full-population arrays (names and dtypes of ``STATE_FIELDS``)."""
-        for name, dt in STATE_FIELDS.items():
+        """Replace the state with full-population arrays (names and dtypes of ``state_fields(plan)``)."""
+        fields = state_fields(self.plan)
+        for name, dt in fields.items():
             src = state[name]
             if src.shape != (self.plan.n,) or src.dtype != dt:
                 raise ValueError(f"state {name}: expected {np.dtype(dt)}({self.plan.n},), got {src.dtype}{src.shape}")
         b = self.bounds
         refs = [
-            a.load_state.remote({name: np.ascontiguousarray(state[name][b[k] : b[k + 1]]) for name in STATE_FIELDS})
+            a.load_state.remote({name: np.ascontiguousarray(state[name][b[k] : b[k + 1]]) for name in fields})
             for k, a in enumerate(self.actors)
         ]
         self._gather(refs, "while loading state")

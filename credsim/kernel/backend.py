@@ -34,8 +34,17 @@ def state_bytes_per_agent(plan: Plan) -> int:
 
 
 def panel_buffer(plan: Plan) -> np.ndarray:
-    """The day's panel rows (int16 [max(K, 1), N_PANEL]); a kernel writes row j of tracked agent j."""
+    """The day's panel rows, int16 [max(K, 1), N_PANEL]: a kernel writes row j of tracked agent j."""
     return np.zeros((max(1, plan.panel), N_PANEL), np.int16)
+
+
+def aux_buffer(plan: Plan, n_local: int) -> np.ndarray:
+    """CSM-2's extra state byte per agent (uint8) when the plan keeps it; a one-byte dummy otherwise:
+    uint8 when another CSM-2 mechanism is on or a panel is kept, int8 for CSM-1 without a panel,
+    which compiles the kernel without CSM-2's and the panel's code (kernel/step.py)."""
+    if plan.mechanisms == 0 and not plan.panel:
+        return np.zeros(1, np.int8)
+    return np.zeros(n_local if plan.has_aux else 1, np.uint8)
 
 
 def reduce_rows(acc: np.ndarray) -> np.ndarray:
@@ -87,7 +96,7 @@ class CpuBackend:
         self.flags = np.empty(n_local, np.uint8)
         self.since = np.empty(n_local, np.uint16)
         self.stress = np.empty(n_local, np.uint8)
-        self.aux = np.zeros(n_local if plan.has_aux else 1, np.uint8)  # a dummy byte without CSM-2's state
+        self.aux = aux_buffer(plan, n_local)
         self.chunk, n_chunks = accumulator_shape(plan, self.lo, self.hi)
         self.acc = np.zeros((n_chunks, plan.n_cols), np.int64)
         self.racc = np.zeros((n_chunks, 2 * plan.layout.n_regions), np.int64)

@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N, IP_PANEL_K, IP_SPOUSE_W
-from credsim.kernel.step import init_state_agent, pair_day, pair_public0
+from credsim.kernel.step import extended, init_state_agent, pair_day, pair_public0
 from credsim.sources import KERNEL_SOURCES, digest
 
 
@@ -73,7 +73,9 @@ def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, 
     p0 = lo // 2 + k * chunk
     p1 = min(p0 + chunk, (hi + 1) // 2)
     n = ip[IP_N]
-    kp = ip[IP_PANEL_K]
+    kp = 0
+    if extended(aux):  # a compile-time constant: in the CSM-1 kernel none of this is compiled
+        kp = ip[IP_PANEL_K]
     j = 0
     nxt = _BIG
     if kp > 0:
@@ -86,7 +88,7 @@ def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, 
         r = ra
         ja = -1
         jb = -1
-        if nxt <= 2 * p + 1:
+        if kp > 0 and nxt <= 2 * p + 1:
             if nxt == 2 * p:
                 ja = j
                 j += 1

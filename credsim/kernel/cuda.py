@@ -41,7 +41,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from credsim.errors import CredsimError
-from credsim.kernel.backend import STATE_BYTES_PER_AGENT, panel_buffer, state_bytes_per_agent, state_fields
+from credsim.kernel.backend import STATE_BYTES_PER_AGENT, aux_buffer, panel_buffer, state_bytes_per_agent, state_fields
 from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N, IP_PANEL_K, IP_SPOUSE_W
 
 #: Most aggregate columns a plan may have on this backend (size of each thread's local row).
@@ -89,7 +89,7 @@ try:
     from numba.extending import register_jitable
 
     from credsim.kernel import step as _step
-    from credsim.kernel.step import init_state_agent, pair_public0
+    from credsim.kernel.step import extended, init_state_agent, pair_public0
 
     # what numba.cuda actually loaded (the variable may have changed since its first import)
     SIMULATOR = "simulator" in getattr(cuda.jit, "__module__", "")
@@ -218,7 +218,9 @@ if cuda is not None:
         p0 = q0 + cuda.blockIdx.x * pairs_per_block
         p1 = min(p0 + pairs_per_block, (hi + 1) // 2)
         p = p0 + tx
-        kp = ip[IP_PANEL_K]
+        kp = 0
+        if extended(aux):  # a compile-time constant: in the CSM-1 kernel none of this is compiled
+            kp = ip[IP_PANEL_K]
         n = ip[IP_N]
         r = 0
         cur = -1  # region whose sums are in (n_l, s_p)
@@ -284,7 +286,7 @@ if cuda is not None:
 #: :func:`kernel_signatures` builds the explicit signatures (for ``compile_ptx``), and against which
 #: the launches in :class:`CudaBackend` are checked by the PTX test.
 STATE_ARGS = (("own", "int16[::1]"), ("flags", "uint8[::1]"), ("since", "uint16[::1]"), ("stress", "uint8[::1]"),
-              ("aux", "uint8[::1]"))  # fmt: skip
+              ("aux", "{aux}[::1]"))  # fmt: skip
 TABLE_ARGS = (("ip", "int64[::1]"), ("beh", "int64[:, ::1]"), ("chan", "int64[:, ::1]"), ("act", "int64[:, ::1]"))
 KERNEL_ARGS = {
     "day_kernel": (("t", "int64"), ("threshold", "int64"), ("key", "uint64"), ("hist_on", "boolean"),
@@ -298,15 +300,25 @@ KERNEL_ARGS = {
                            ("ip", "int64[::1]"), ("out", "int64[::1]")),
     "reset_kernel": (("out", "int64[::1]"), ("n_cols", "int64")),
 }  # fmt: skip
+#: The compiled variants (kernel/step.py's compile-time switch, the dtype of aux): CSM-1 and extended.
+VARIANTS = {"": {"aux": "int8"}, "_extended": {"aux": "uint8"}}
 
 
 def kernel_signatures() -> dict:
-    """Explicit signatures of the kernels, as the backend launches them: ``name -> (kernel, sig)``.
+    """Explicit signatures of the kernels, as the backend launches them: ``name -> (kernel, sig)``,
+    for a CSM-1 run without a panel and for a run with CSM-2 or a panel (``*_extended``).
 
     For ``cuda.compile_ptx(kernel.py_func, sig)``, which compiles for a real GPU without one."""
     kernels = {"day_kernel": day_kernel, "init_kernel": init_kernel, "sum_public0_kernel": sum_public0_kernel,
                "reset_kernel": reset_kernel}  # fmt: skip
-    return {name: (kernels[name], f"void({', '.join(ty for _, ty in args)})") for name, args in KERNEL_ARGS.items()}
+    out = {}
+    for suffix, types_ in VARIANTS.items():
+        for name, args in KERNEL_ARGS.items():
+            sig = f"void({', '.join(ty.format(**types_) for _, ty in args)})"
+            if suffix and sig == out.get(name, (None, None))[1]:
+                continue  # the same kernel in both variants
+            out[name + suffix] = (kernels[name], sig)
+    return out
 
 
 def compile_ptx(cc: tuple[int, int] = (9, 0)) -> dict[str, str]:
@@ -423,8 +435,9 @@ class CudaBackend:
             )
         try:
             self.d_state = {k: cuda.device_array(n_local, dt) for k, dt in state_fields(plan).items()}
-            # without CSM-2's extra state the kernels get a one-byte dummy (never read)
-            self.d_aux = self.d_state["aux"] if plan.has_aux else cuda.to_device(np.zeros(1, np.uint8))
+            # without CSM-2's extra state the kernels get a one-byte dummy (never read; its dtype
+            # selects the CSM-1 or the extended kernel, see kernel/step.py)
+            self.d_aux = self.d_state["aux"] if plan.has_aux else cuda.to_device(aux_buffer(plan, 1))
             # every policy in force, (ip, beh, chan, act) each, resident for the whole run
             self.d_policies = [
                 tuple(cuda.to_device(np.ascontiguousarray(a, np.int64)) for a in (pol.ip, pol.beh, pol.chan, pol.act))

@@ -13,7 +13,8 @@ against int64 thresholds never mix signed and unsigned types.
 """
 
 import numpy as np
-from numba.extending import register_jitable
+from numba.core import types
+from numba.extending import overload, register_jitable
 
 from credsim.kernel.hash import mix64
 from credsim.kernel.layout import (
@@ -36,6 +37,27 @@ _G = np.uint64(0x9E3779B97F4A7C15)
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _TWO32 = np.int64(1) << 32
+
+
+# --- the compile-time switch ----------------------------------------------------------------------
+# A kernel is compiled once per combination of its argument types. The dtype of the ``aux`` array
+# selects, at compile time, whether CSM-2's and the panel's code is in the kernel at all: uint8
+# (the extra state, or a one-byte dummy) when a scenario uses a CSM-2 mechanism or a run keeps a
+# panel; an int8 one-byte dummy otherwise. In a CSM-1 run without a panel the switch is a constant
+# False and the compiler drops that code: CSM-1 runs the code it ran before CSM-2 existed. So there
+# are two compiled kernels, never more (each compiled once, then loaded from numba's cache).
+
+
+def extended(aux):
+    """Is the extended kernel (CSM-2 and the panel) compiled in, i.e. is ``aux`` uint8? Plain Python
+    under the CUDA simulator."""
+    return aux.dtype == np.uint8
+
+
+@overload(extended, inline="always")
+def _extended(aux):
+    on = aux.dtype == types.uint8
+    return lambda aux: on
 
 
 @register_jitable
@@ -76,8 +98,9 @@ def init_state_agent(li, i, own, flags, since, stress, aux, root1, root2, marrie
     flags[li] = np.uint8(fl)
     since[li] = 0
     stress[li] = 0
-    if (ip[IP_MECH] & M_AUX) != 0:
-        aux[li] = np.uint8(ax)
+    if extended(aux):
+        if (ip[IP_MECH] & M_AUX) != 0:
+            aux[li] = np.uint8(ax)
 
 
 @register_jitable
@@ -123,10 +146,11 @@ def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, 
 
 
 @register_jitable(inline="always")
-def agent_score(i, r, h1, h2, h3, fl, own_prev, pub_prev, ax, pbit, threshold, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc):
+def agent_score(i, r, h1, h2, h3, fl, own_prev, pub_prev, ax, mech, pbit, threshold, flags, lo, hi, halo, ip, beh, chan, reg_start, reg_size, amod, acc):
     """Steps 1-6 for agent i, given its day's hashes h1, h2, h3 (step 1), with the CSM-2 appeals
     (between steps 4 and 5) and settlement (step 5). ``pub_prev`` is P_{t-1} under today's spouse
-    weight (read only with [adaptive]), ``ax`` the agent's extra state byte (0 without it).
+    weight (read only with [adaptive]), ``ax`` the agent's extra state byte (0 without it),
+    ``mech`` the CSM-2 mechanisms on (0: none, a compile-time constant in a CSM-1 kernel).
 
     Returns (own_t, ev, true channel or -1, false channel or -1, u_act, ax_t); ``ev`` holds the
     day's EV_* bits. Under the participation extension an agent outside the opt-in system behaves
@@ -140,7 +164,6 @@ def agent_score(i, r, h1, h2, h3, fl, own_prev, pub_prev, ax, pbit, threshold, f
     u_act = np.int64(h3 & _M32)
     u_assoc = np.int64(h3 >> _S32)
     nch = ip[IP_NCH]
-    mech = ip[IP_MECH]
     row = (np.int64(fl) >> F_CLS_SHIFT) & 7
     inside = True
     ev = 0
@@ -189,7 +212,7 @@ def agent_score(i, r, h1, h2, h3, fl, own_prev, pub_prev, ax, pbit, threshold, f
             delta += pts
             if pts < 0:
                 ev |= EV_NEG
-        if (mech & M_AUX) != 0:
+        if (mech & M_AUX) != 0 and (ax != 0 or fc >= 0):  # owing, pending, or a false event today
             # CSM-2 extra draws, computed only when needed (their values do not depend on when)
             h4 = np.uint64(0)
             have4 = False
@@ -245,14 +268,14 @@ def agent_score(i, r, h1, h2, h3, fl, own_prev, pub_prev, ax, pbit, threshold, f
 
 
 @register_jitable(inline="always")
-def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax, pbit, flags, since, stress, aux, ip, act, acc, hist_on, j, panel):
+def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax0, ax, mech, pbit, flags, since, stress, aux, ip, act, acc, hist_on, j, panel):
     """Steps 8-10 for local agent li given its public score; writes state, returns bl_t (0/1).
 
     Step 8 is CSM-2's (MODEL.md §8.2): with neither [exit] nor [appeals] only CSM-1's rules can
-    apply. An agent outside an opt-in system is never listed or denied and carries no burden.
+    apply. ``ax0``/``ax``: the extra state byte as read this morning and as steps 1-6 left it.
+    An agent outside an opt-in system is never listed or denied and carries no burden.
     ``j >= 0``: the agent is the panel's tracked agent j (§8.7), whose day goes to ``panel[j]``."""
     fl = np.int64(fl)
-    mech = ip[IP_MECH]
     if (ev & EV_CLEARED) != 0:  # §8.2: an upheld appeal removes the wrongful record ...
         fl &= ~F_FLAGGED
     if fc >= 0:  # ... and a new false event today stays flagged
@@ -302,11 +325,13 @@ def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax, pbit, fl
         fl &= ~cur_bit
     flags[li] = np.uint8(fl)
     if (mech & M_AUX) != 0:
-        aux[li] = np.uint8(ax)
-        if (ax & A_OWES) != 0:
-            acc[ip[IP_COL_EXIT] + X_OWING] += 1
-        if (ax & A_PENDING) != 0:
-            acc[ip[IP_COL_APPEALS] + AP_PENDING] += 1
+        if ax != ax0:  # rare: most days change no one's byte, so most lines of aux stay clean
+            aux[li] = np.uint8(ax)
+        if ax != 0:
+            if (ax & A_OWES) != 0:
+                acc[ip[IP_COL_EXIT] + X_OWING] += 1
+            if (ax & A_PENDING) != 0:
+                acc[ip[IP_COL_APPEALS] + AP_PENDING] += 1
     if (ev & EV_NEAR) != 0:
         acc[ip[IP_COL_NEAR]] += 1
     # 9. activity: smallest a with u_act < A_a
@@ -370,7 +395,7 @@ def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax, pbit, fl
             b = ip[IP_HIST_BINS] - 1
         acc[ip[IP_COL_HIST] + b] += 1
     # §8.7 the panel: the tracked agent's day
-    if j >= 0:
+    if extended(aux) and j >= 0:
         panel[j, PN_OWN] = own
         panel[j, PN_PUBLIC] = pub
         panel[j, PN_LISTED] = bl
@@ -396,7 +421,9 @@ def pair_day(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, au
     b = a + 1
     la = a - lo
     fa = flags[la]
-    mech = ip[IP_MECH]
+    mech = 0
+    if extended(aux):
+        mech = ip[IP_MECH]
     has_b = b < ip[IP_N]
     lb = la + 1
     fb = fa
@@ -425,14 +452,14 @@ def pair_day(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, au
     h2b = mix64(h1b + _G)
     h3a = mix64(h2a + _G)
     h3b = mix64(h2b + _G)
-    own_a, ev_a, tc_a, fc_a, uact_a, ax_a = agent_score(
-        a, ra, h1a, h2a, h3a, fa, own_pa, pp_a, ax_a, pbit, threshold, flags, lo, hi, halo, ip, beh, chan,
+    own_a, ev_a, tc_a, fc_a, uact_a, axt_a = agent_score(
+        a, ra, h1a, h2a, h3a, fa, own_pa, pp_a, ax_a, mech, pbit, threshold, flags, lo, hi, halo, ip, beh, chan,
         reg_start, reg_size, amod, acc,
     )  # fmt: skip
-    own_b, ev_b, tc_b, fc_b, uact_b, ax_b2 = np.int64(0), 0, -1, -1, np.int64(0), ax_b
+    own_b, ev_b, tc_b, fc_b, uact_b, axt_b = np.int64(0), 0, -1, -1, np.int64(0), ax_b
     if has_b:
-        own_b, ev_b, tc_b, fc_b, uact_b, ax_b2 = agent_score(
-            b, rb, h1b, h2b, h3b, fb, own_pb, pp_b, ax_b, pbit, threshold, flags, lo, hi, halo, ip, beh, chan,
+        own_b, ev_b, tc_b, fc_b, uact_b, axt_b = agent_score(
+            b, rb, h1b, h2b, h3b, fb, own_pb, pp_b, ax_b, mech, pbit, threshold, flags, lo, hi, halo, ip, beh, chan,
             reg_start, reg_size, amod, acc,
         )  # fmt: skip
     # 7. public score: both spouses' own of today
@@ -443,12 +470,12 @@ def pair_day(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, au
         pub_a = ((10 - w) * own_a + w * own_b) // 10
         pub_b = ((10 - w) * own_b + w * own_a) // 10
     own[la] = own_a
-    bl_a = agent_finish(la, t, threshold, pub_a, own_a, fa, ev_a, tc_a, fc_a, uact_a, ax_a, pbit, flags, since,
+    bl_a = agent_finish(la, t, threshold, pub_a, own_a, fa, ev_a, tc_a, fc_a, uact_a, ax_a, axt_a, mech, pbit, flags, since,
                         stress, aux, ip, act, acc, hist_on, ja, panel)  # fmt: skip
     bl_b = 0
     if has_b:
         own[lb] = own_b
-        bl_b = agent_finish(lb, t, threshold, pub_b, own_b, fb, ev_b, tc_b, fc_b, uact_b, ax_b2, pbit, flags, since,
+        bl_b = agent_finish(lb, t, threshold, pub_b, own_b, fb, ev_b, tc_b, fc_b, uact_b, ax_b, axt_b, mech, pbit, flags, since,
                             stress, aux, ip, act, acc, hist_on, jb, panel)  # fmt: skip
     else:
         pub_b = 0
