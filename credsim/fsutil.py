@@ -155,7 +155,7 @@ def _legacy_figures(folder: Path, names: list[str]) -> set[str] | None:
     return None
 
 
-RUN = OutputKind("run", "run.json", "run folder", _legacy_run)
+RUN = OutputKind("run", "run.json", "run directory", _legacy_run)
 CALIBRATION = OutputKind("calibration", "calibration.json", "calibration folder", _legacy_calibration)
 FIGURES = OutputKind("figures", "figures.json", "figures folder", _legacy_figures)
 KINDS = (RUN, CALIBRATION, FIGURES)

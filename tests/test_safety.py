@@ -92,7 +92,7 @@ def test_run_refuses_a_folder_that_is_not_a_credsim_run(tmp_path):
     before = listing(tmp_path)
     res = invoke("run", *SMALL, "-o", thesis)
     line = one_line_error(res)
-    assert res.exit_code == 2 and "is not a credsim run folder" in line and "chapter1.tex" not in line
+    assert res.exit_code == 2 and "is not a credsim run directory" in line and "chapter1.tex" not in line
     assert listing(tmp_path) == before  # nothing moved, nothing created (no thesis.partial either)
 
 
@@ -119,7 +119,7 @@ def test_other_kinds_of_credsim_folders_and_empty_folders(tmp_path):
     cal = tmp_path / "fit"
     write_output_folder(cal, CALIBRATION, {"fitted.toml": b"# fitted by credsim calibrate\n"})
     res = invoke("run", *SMALL, "-o", cal)
-    assert res.exit_code == 2 and "is a credsim calibration folder, not a run folder" in one_line_error(res)
+    assert res.exit_code == 2 and "is a credsim calibration folder, not a run directory" in one_line_error(res)
     empty = tmp_path / "empty"
     empty.mkdir()
     assert invoke("run", *SMALL, "-o", empty).exit_code == 0 and (empty / "run.json").exists()
