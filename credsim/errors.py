@@ -4,7 +4,12 @@ import re
 
 #: Longest value echoed in a message; longer ones are cut to this many characters and "…".
 SHOWN_CHARS = 40
-_LONG_QUOTED = re.compile(r"""'(?:[^'\\\n]|\\.){%d,}'|"(?:[^"\\\n]|\\.){%d,}\"""" % (SHOWN_CHARS + 1, SHOWN_CHARS + 1))
+#: A quoted value (a repr): the opening quote after a space, bracket or punctuation, the closing one
+#: before such a character or the end, so that apostrophes in words ("baseline's") are not quotes.
+_LONG_QUOTED = re.compile(
+    r"""(?<![^\s(\[{=:,])(?:'(?:[^'\\\n]|\\.){%d,}'|"(?:[^"\\\n]|\\.){%d,}")(?![^\s)\]},;:.!?…])"""
+    % (SHOWN_CHARS + 1, SHOWN_CHARS + 1)
+)
 _LONG_DIGITS = re.compile(r"\d{%d,}" % (SHOWN_CHARS + 1))
 
 

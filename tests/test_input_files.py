@@ -149,3 +149,20 @@ def test_run_help_lists_every_backend(cli):
     assert proc.returncode == 0
     line = next(ln for ln in proc.stdout.splitlines() if "--backend" in ln)
     assert "cpu|cuda|ray" in line, line
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [("channel[0].name: " + repr("a" * 500) + " is bad", "channel[0].name: '" + "a" * SHOWN + "…' is bad"),
+     ("x: " + repr("it's " + "b" * 100) + ", more", 'x: "it\'s ' + "b" * (SHOWN - 5) + '…", more'),
+     ("seed: got " + "9" * 500, "seed: got " + "9" * SHOWN + "…"),
+     # apostrophes in words are not quotes: nothing here is a long quoted value
+     ("compare: scenario 'edge' has channels that differ from the baseline's; a scorecard needs the same channels",
+      "compare: scenario 'edge' has channels that differ from the baseline's; a scorecard needs the same channels"),
+     ("short 'values' stay whole: " + repr("c" * SHOWN), "short 'values' stay whole: " + repr("c" * SHOWN))],
+)  # fmt: skip
+def test_clip_cuts_long_values_only(message, expected):
+    from credsim.errors import CredsimError, clip
+
+    assert clip(message) == expected
+    assert str(CredsimError(message)) == expected
