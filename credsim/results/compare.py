@@ -8,7 +8,7 @@ from typing import Callable
 from credsim.api import MAX_HIST_BINS, parse_count, parse_seed, resolve, simulate
 from credsim.engine import BACKENDS, check_fits
 from credsim.errors import CredsimError
-from credsim.plan import Histogram
+from credsim.plan import Histogram, compile_plan
 from credsim.results.run import RunResult
 from credsim.results.scorecard import check_comparable, scorecard, verdict
 from credsim.results.store import Catalog
@@ -86,7 +86,6 @@ def compare(
         hist_every = max(1, d // 60)
     if not 0 <= hist_bins <= MAX_HIST_BINS or hist_every < 1:
         raise CredsimError(f"hist_bins: must be in 0..{MAX_HIST_BINS} (got {hist_bins}), every at least 1 day")
-    check_fits(n, backend)
     hist = Histogram(hist_bins, hist_every)
     base_name, base_sc = resolve(baseline)
     entries = [(baseline, base_name, base_sc)]
@@ -103,6 +102,7 @@ def compare(
         entries.append((spec, name, sc))
     for _, name, sc in entries:  # the plan's checks too, with this run's population, seed and histogram
         validate(sc, name, population=n, seed=s, hist=hist)
+        check_fits(compile_plan(sc, n, s, hist), d, backend)  # memory, before anything runs
     results: dict[str, RunResult] = {}
     reused: dict[str, bool] = {}
     for spec, name, _ in entries:
