@@ -25,7 +25,7 @@ from credsim.errors import CredsimError, ScenarioError
 from credsim.kernel.backend import CpuBackend, state_bytes_per_agent
 from credsim.kernel.hash import mix64_host, root, thr
 from credsim.plan import compile_plan
-from credsim.reliability.checkpoint import CHECKPOINT, RunInputs, snapshot_arrays, snapshot_from_arrays
+from credsim.reliability.checkpoint import CHECKSUM_PREFIX, array_digest, CHECKPOINT, RunInputs, snapshot_arrays, snapshot_from_arrays
 from credsim.scenario import canonical_toml, from_dict, load, presets
 
 ESSAY2 = tomllib.loads(scenario_path("essay2").read_text())
@@ -165,14 +165,13 @@ def test_31_channels_with_appeals_are_fine_and_32_without():
 def test_behaviour_table_past_one_names_entry_class_and_standing():
     """A B table over 2^32 in any standing of any policy in force is refused, naming the entry."""
     data = variant(ESSAY2, _set(1, "adaptive.listed_factor", 60.0))
-    sc = from_dict(data, "x")
-    with pytest.raises(ScenarioError) as err:
-        compile_plan(sc, 10, 1)
+    with pytest.raises(ScenarioError) as err:  # loading runs the plan's checks (one validation path)
+        compile_plan(from_dict(data, "x"), 10, 1)
     msg = str(err.value)
-    assert "\n" not in msg and msg.startswith("schedule[1] (in force from day 61): channel.base: behaviour "), msg
+    assert "\n" not in msg and "schedule[1] (in force from day 61): channel.base: behaviour " in msg, msg
     assert re.search(r"\(disposition class \d, standing listed\) probabilities sum past 1", msg), msg
     base = variant(ESSAY2, lambda d: d["adaptive"].update(near_factor=60.0))
-    with pytest.raises(ScenarioError, match=r"^channel.base: behaviour \(disposition class \d, standing near\)"):
+    with pytest.raises(ScenarioError, match=r"channel.base: behaviour \(disposition class \d, standing near\)"):
         compile_plan(from_dict(base, "x"), 10, 1)
 
 
@@ -401,6 +400,9 @@ def test_resume_from_every_day_with_csm2(scenario, n, days):
         assert np.array_equal(resumed.panel, full.panel), snap.day
     arrays = snapshot_arrays(rec.snaps[3], raw)
     arrays["policy"] = np.array(5, np.int64)
+    with pytest.raises(CredsimError, match="policy does not match its checksum"):
+        snapshot_from_arrays(dict(arrays), plan, inputs, raw, CredsimError)
+    arrays[CHECKSUM_PREFIX + "policy"] = array_digest("policy", arrays["policy"])  # a forger's edit
     with pytest.raises(CredsimError, match="policy in force"):
         snapshot_from_arrays(arrays, plan, inputs, raw, CredsimError)
     arrays = snapshot_arrays(rec.snaps[3], raw)
