@@ -110,12 +110,18 @@ def _describe(schema: dict, section: str, key: str, prop: dict) -> dict:
     return out
 
 
+#: CSM-2's optional tables (MODEL.md section 8): runs from this form leave them out (off).
+CSM2_TABLES = ("exit", "appeals", "adaptive", "schedule")
+
+
 def form_spec() -> dict:
     """The dashboard's controls: one section per scenario table, built from ``Scenario``'s schema."""
     schema = Scenario.model_json_schema()
     sections = []
     for name, prop in schema["properties"].items():
         node = _deref(schema, prop)
+        if name in CSM2_TABLES:  # optional tables (absent = off): not yet controls of this form
+            continue
         is_list = node.get("type") == "array"
         item = _deref(schema, node["items"]) if is_list else node
         fields = [_describe(schema, name, k, p) for k, p in item["properties"].items()]
