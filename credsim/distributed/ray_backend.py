@@ -227,7 +227,7 @@ def writable_plan(plan: Plan) -> Plan:
                    if isinstance(getattr(obj, f.name), np.ndarray) and not getattr(obj, f.name).flags.writeable}  # fmt: skip
         return dataclasses.replace(obj, **changes) if changes else obj
 
-    return dataclasses.replace(own(plan), layout=own(plan.layout))
+    return dataclasses.replace(own(plan), layout=own(plan.layout), policies=[own(p) for p in plan.policies])
 
 
 class ShardWorker:
