@@ -243,7 +243,8 @@ def compare(
         cat = Catalog(catalog)
         k_panel = 0 if panel is None else parse_int(panel, "panel", 1, min(n, MAX_PANEL))
         comp = do_compare(scenarios, n, d, seed, baseline=baseline, catalog=cat, backend=backend,
-                          progress=_progress_factory(n, d, quiet or as_json), reuse=not fresh, panel=k_panel)  # fmt: skip
+                          progress=_progress_factory(n, d, quiet or as_json), reuse=not fresh,
+                          panel=k_panel)  # fmt: skip
         if as_json:
             sys.stdout.write(json.dumps(comp.to_json(), indent=2) + "\n")
         else:

@@ -17,7 +17,7 @@ from credsim.results.store import Catalog
 
 N, D, SEED, K = 3000, 70, 7, 12
 CSM2_METRICS = {"settlements", "term_exits", "appeals_filed", "appeals_upheld", "appeals_rejected",
-                "appeals_upheld_pct", "wrongful_listing_person_days", "wrongful_listing_days_per_capita"}  # fmt: skip
+                "appeals_upheld_pct"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,11 @@ def test_csm2_metrics_recomputed_from_daily_csv(comparison, tmp_path):
     assert card["appeals_upheld_pct"] == pytest.approx(100 * total("appeals_upheld") / decided)
     assert card["wrongful_listing_person_days"] == total("listed_wrongly_flagged") > 0
     assert card["wrongful_listing_days_per_capita"] == pytest.approx(total("listed_wrongly_flagged") / N)
-    # CSM-1 scenarios (and the baseline) have none of them: absent, not zero
+    # CSM-1 scenarios (and the baseline) have none of them: absent, not zero; the wrongful listing is a
+    # §5 column, so every scenario has it (the baseline lists no one: 0 person-days)
+    essay = _rows(comp.results["essay"], tmp_path)
+    assert comp.cards["essay"]["wrongful_listing_person_days"] == sum(r["listed_wrongly_flagged"] for r in essay) > 0
+    assert comp.cards["baseline"]["wrongful_listing_person_days"] == 0
     for name in ("essay", "baseline"):
         assert not CSM2_METRICS & set(comp.cards[name]), name
 
@@ -60,8 +64,10 @@ def test_verdict_says_the_csm2_numbers(comparison):
     decided = card["appeals_upheld"] + card["appeals_rejected"]
     assert f"There were {card['settlements']:,.0f} settlement" in text
     assert f"{card['term_exits']:,.0f} listing" in text
-    assert f"{card['appeals_filed']:,.0f} appeals were filed; {card['appeals_upheld_pct']:.0f}% of the {decided:,.0f} decided were upheld" in text
-    assert f"{card['wrongful_listing_person_days']:,.0f} person-days on the list while holding a wrongful record" in text
+    pct = card["appeals_upheld_pct"]
+    assert f"{card['appeals_filed']:,.0f} appeals were filed; {pct:.0f}% of the {decided:,.0f} decided were upheld" in text
+    wrongful = f"{card['wrongful_listing_person_days']:,.0f} person-days on the list while holding a wrongful record"
+    assert wrongful in text
     # a CSM-1 verdict is the one it always was: built without any CSM-2 sentence
     essay = comp.cards["essay"]
     assert "settle" not in comp.verdicts["essay"] and "appeal" not in comp.verdicts["essay"]
@@ -95,8 +101,8 @@ def test_scorecard_table_shows_absent_metrics_as_absent(comparison):
     text = console.export_text()
     line = next(l for l in text.splitlines() if "appeals_upheld_pct" in l)
     cells = [c.strip() for c in line.split("│") if c.strip()]
-    assert cells[2] == "—" and cells[4] == "—", cells  # baseline and essay lack appeals
-    assert cells[3] == f"{comp.cards['essay2']['appeals_upheld_pct']:,.2f}"
+    assert cells[-3] == "—" and cells[-1] == "—", cells  # baseline and essay lack appeals
+    assert cells[-2] == f"{comp.cards['essay2']['appeals_upheld_pct']:,.2f}"
     assert json.dumps(comp.to_json()["scenarios"]["essay"]).count("appeals") == 0
 
 

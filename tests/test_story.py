@@ -163,7 +163,8 @@ day = 2
 set = { "channel.court.base" = 0.0 }
 """)
     r = run(term, 4)
-    assert events_of(r) == [(1, "entered", "court", "forced"), (3, "term_over", "", "left"), (3, "left", "", "term_over")]
+    assert events_of(r) == [(1, "entered", "court", "forced"), (3, "term_over", "", "left"),
+                            (3, "left", "", "term_over")]  # fmt: skip
     assert r.daily["term_exits"].tolist() == [0, 0, 1, 0]
     text = tell(r, 0).text
     assert "was put on the list on day 1 by a detected court event (a forced listing)" in text

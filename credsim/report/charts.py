@@ -478,7 +478,7 @@ def panel_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart | Non
     labels = list(runs)
     order = [f"agent {a}" for a in chosen]
     spec = {
-        "title": {"text": "A few tracked people, day by day",
+        "title": {"text": "A few tracked agents, day by day",
                   "subtitle": ["Each panel follows one tracked agent (a number in the simulated population): its "
                                "public score (solid) and the blacklist line (dashed).",
                                "Below the line means listing; the same agent in each scenario, so the lines differ "
@@ -506,7 +506,7 @@ def panel_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart | Non
         },
         "resolve": {"scale": {"y": "independent"}},
     }  # fmt: skip
-    return Chart("tracked", "A few tracked people",
+    return Chart("tracked", "A few tracked agents",
                  f"{len(chosen)} of the agents tracked in every run (those listed longest), each followed day by day: "
                  "when its public score falls below the line it is listed. The command credsim explain RUN AGENT "
                  "tells each one's story.", spec, notes)  # fmt: skip

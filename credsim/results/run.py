@@ -112,7 +112,8 @@ def _read_panel(folder: Path, where: str, tables: Tables, table) -> None:
     except OSError as err:
         raise CredsimError(f"{where}: cannot read panel_events.csv: {err.strerror or err}") from None
     except (ValueError, TypeError, KeyError, pd.errors.ParserError) as err:
-        raise CredsimError(f"{where}: panel_events.csv is not a table of panel events ({str(err).splitlines()[0]})") from None
+        why = str(err).splitlines()[0]
+        raise CredsimError(f"{where}: panel_events.csv is not a table of panel events ({why})") from None
 
 
 @dataclass
@@ -208,8 +209,8 @@ class RunResult:
 
     # -- files ------------------------------------------------------------------------------------
     def write_dir(self, out: str | Path, parquet: bool = True) -> Path:
-        """Write daily.csv, regions.csv, panel.csv and panel_events.csv with a panel (+ Parquet), scenario.toml and run.json
-        into ``out``: a new folder atomically, an earlier run folder file by file (only credsim's own
+        """Write daily.csv, regions.csv, panel.csv and panel_events.csv with a panel (+ Parquet),
+        scenario.toml and run.json into ``out``: a new folder atomically, an earlier run folder file by file (only credsim's own
         files are replaced)."""
         out = Path(out)
         check_output_folder(out, RUN)

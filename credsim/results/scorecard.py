@@ -28,8 +28,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "wrongly_flagged_pct_of_listed": ("%", "of the listed, share ever wrongly attributed (mean over days)"),
     "stress_high_pct": ("%", "share in high stress (>= 128) on the last day"),
     # CSM-2 (MODEL.md §8.6): each only when its daily columns exist (its scenario table is present)
-    "settlements": ("people", "settlements: listed people who paid up and left the obligation"),
-    "term_exits": ("people", "term exits: left the list when the listing term ran out"),
+    "settlements": ("settlements", "settlements: a listed person paid the obligation that kept them listed"),
+    "term_exits": ("people", "term exits: left the list because the listing term ran out"),
     "appeals_filed": ("appeals", "appeals of wrongful attributions filed"),
     "appeals_upheld": ("appeals", "appeals upheld (the record cleared)"),
     "appeals_rejected": ("appeals", "appeals rejected"),
@@ -96,8 +96,10 @@ def check_comparable(scenario: Scenario, baseline: Scenario, name: str, days: in
             for i, (a, b) in enumerate(zip(getattr(mine, what), getattr(base, what))):
                 for field in WORLD_FIELDS[what]:
                     if getattr(a, field) != getattr(b, field):
-                        raise CredsimError(f"compare: scenario {name!r} differs from the baseline in {what}[{i}].{field}"
-                                           f"{when} (behaviour without the system); only the system may differ")  # fmt: skip
+                        raise CredsimError(
+                            f"compare: scenario {name!r} differs from the baseline in {what}[{i}].{field}{when} "
+                            "(behaviour without the system); only the system may differ"
+                        )
 
 
 def _in_force(policies: list[tuple[int, Scenario]], day: int) -> Scenario:
@@ -137,23 +139,24 @@ def csm2_metrics(daily: pd.DataFrame, population: int) -> dict[str, float]:
     """What CSM-2's mechanisms make measurable (MODEL.md §8.6), each a sum of daily columns; a metric
     whose columns are absent (its table is not in the scenario) is absent, not zero.
 
-    ``settlements``, ``term_exits``: Σ of those columns. ``appeals_filed``, ``appeals_upheld``,
-    ``appeals_rejected``: Σ of those columns; ``appeals_upheld_pct`` = 100 × upheld / (upheld +
-    rejected), NaN when none was decided. With appeals, the wrongful listing: Σ over days of
-    ``listed_wrongly_flagged`` (person-days on the list while holding a wrongful record), and per capita.
+    The wrongful listing, Σ over days of ``listed_wrongly_flagged`` (person-days on the list while
+    holding a wrongful record) and per capita, is a §5 column: every scenario has it, so appeals can be
+    judged against a scenario without them. ``settlements``, ``term_exits``: Σ of those columns (with
+    [exit]). ``appeals_filed``, ``appeals_upheld``, ``appeals_rejected``: Σ of those columns (with
+    [appeals]); ``appeals_upheld_pct`` = 100 × upheld / (upheld + rejected), NaN when none was decided.
     """
-    out: dict[str, float] = {}
+    wrongful = int(daily["listed_wrongly_flagged"].sum())
+    out: dict[str, float] = {"wrongful_listing_person_days": float(wrongful),
+                             "wrongful_listing_days_per_capita": wrongful / population}  # fmt: skip
     if EXIT_COLUMN in daily.columns:
         out["settlements"] = float(daily["settlements"].sum())
         out["term_exits"] = float(daily["term_exits"].sum())
     if APPEALS_COLUMN in daily.columns:
         filed, upheld = int(daily["appeals_filed"].sum()), int(daily["appeals_upheld"].sum())
         rejected = int(daily["appeals_rejected"].sum())
-        out["appeals_filed"], out["appeals_upheld"], out["appeals_rejected"] = float(filed), float(upheld), float(rejected)
+        out["appeals_filed"], out["appeals_upheld"] = float(filed), float(upheld)
+        out["appeals_rejected"] = float(rejected)
         out["appeals_upheld_pct"] = 100.0 * upheld / (upheld + rejected) if upheld + rejected else math.nan
-        wrongful = int(daily["listed_wrongly_flagged"].sum())
-        out["wrongful_listing_person_days"] = float(wrongful)
-        out["wrongful_listing_days_per_capita"] = wrongful / population
     return out
 
 
@@ -194,7 +197,7 @@ def _csm2_sentences(card: dict[str, float]) -> list[str]:
         settled, term = card["settlements"], card["term_exits"]
         parts.append(f"There were {_count(settled, 'settlement', 'settlements')} (a listed person paying the "
                      f"obligation that kept them on the list), and {_count(term, 'listing', 'listings')} ended "
-                     "when its term ran out.")  # fmt: skip
+                     "because the listing term ran out.")  # fmt: skip
     if "appeals_filed" in card:
         filed = card["appeals_filed"]
         decided = card["appeals_upheld"] + card["appeals_rejected"]
@@ -205,8 +208,9 @@ def _csm2_sentences(card: dict[str, float]) -> list[str]:
         else:
             text = (f"{_count(filed, 'appeal was', 'appeals were')} filed; {_fmt(card['appeals_upheld_pct'], 0)}% of "
                     f"the {decided:,.0f} decided were upheld")  # fmt: skip
+        per = _fmt(card["wrongful_listing_days_per_capita"], 3)
         parts.append(f"{text}; people spent {card['wrongful_listing_person_days']:,.0f} person-days on the list "
-                     f"while holding a wrongful record ({_fmt(card['wrongful_listing_days_per_capita'], 3)} per person).")  # fmt: skip
+                     f"while holding a wrongful record ({per} per person).")  # fmt: skip
     return parts
 
 

@@ -249,10 +249,10 @@ class Catalog:
             panel = events = None
             if int(m.get("panel", 0) or 0) > 0 and "panel" in _tables(con):
                 cols = ", ".join(PANEL_COLUMNS)
-                panel = con.execute(f"SELECT {cols} FROM panel WHERE run_id = ? ORDER BY day, agent", [run_id]).fetchnumpy()
-                events = con.execute(
-                    "SELECT day, agent, event, channel, channel_name, detail FROM panel_events WHERE run_id = ?", [run_id]
-                ).df()
+                panel = con.execute(f"SELECT {cols} FROM panel WHERE run_id = ? ORDER BY day, agent",
+                                    [run_id]).fetchnumpy()  # fmt: skip
+                events = con.execute("SELECT day, agent, event, channel, channel_name, detail FROM panel_events "
+                                     "WHERE run_id = ?", [run_id]).df()  # fmt: skip
         n_cols = int(daily["col"].max()) + 1
         days = int(m["days"])
         columns = daily["metric"].iloc[:n_cols].tolist()

@@ -150,7 +150,8 @@ def tell(result: RunResult, agent) -> Story:
     for ev in events.itertuples():
         if ev.event == "appeal_upheld":
             upheld_day[ev.day - 1] = ev.day - 1
-    flagged = (np.maximum.accumulate(wrong_day) >= 0) & (np.maximum.accumulate(wrong_day) >= np.maximum.accumulate(upheld_day))
+    last_wrong = np.maximum.accumulate(wrong_day)
+    flagged = (last_wrong >= 0) & (last_wrong >= np.maximum.accumulate(upheld_day))
     count = events["event"].value_counts()
     summary = {
         "days_listed": int(listed.sum()),
@@ -179,5 +180,6 @@ def tell(result: RunResult, agent) -> Story:
     if wrongful:
         listed_txt += f" ({wrongful} of them with a wrongful record)"
     tail = (f"It ended day {days} {where} with an own score of {summary['own_end']}, a public score of "
-            f"{summary['public_end']} (line {int(thr[-1])}) and stress {summary['stress_end']}: {listed_txt}.")  # fmt: skip
+            f"{summary['public_end']} (line {int(thr[-1])}) and stress {summary['stress_end']}: "
+            f"{listed_txt}.")  # fmt: skip
     return Story(result.run_id or result.name, agent, days, f"{head}{body}. {tail}", table, summary)
