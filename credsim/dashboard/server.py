@@ -260,7 +260,7 @@ def results_payload(inp, reused: dict | None = None) -> dict:
     """What the page draws: the runs, the scorecard (rows of metrics), verdicts and the report's charts."""
     from credsim.report import HIDDEN_METRICS
     from credsim.report.charts import build_charts
-    from credsim.results.scorecard import metric_label
+    from credsim.results.scorecard import metric_label, metric_order
 
     charts = build_charts(inp.runs, inp.baseline)
     runs = [{"label": label, "run_id": r.run_id, "name": r.name, "population": r.population, "days": r.days,
@@ -269,7 +269,7 @@ def results_payload(inp, reused: dict | None = None) -> dict:
     if inp.cards:
         names = list(inp.cards)
         rows = []
-        for metric in inp.cards[names[0]]:
+        for metric in metric_order(inp.cards.values()):
             if metric in HIDDEN_METRICS:
                 continue
             unit, words = metric_label(metric)
