@@ -111,11 +111,11 @@ def test_reformed_has_no_wrongful_attributions():
 
 
 def test_essay_plus_runs_with_its_mechanisms():
-    daily = credsim.simulate("essay-plus", 4000, 40, 2).daily
+    daily = credsim.simulate("essay-plus", 20000, 60, 1).daily
     for col in ("settlements", "term_exits", "owing", "appeals_filed", "appeals_upheld", "appeals_rejected",
                 "appeals_pending", "near"):  # fmt: skip
         assert col in daily.columns, col
-    assert int(daily["near"].sum()) > 0 and int(daily["owing"].iloc[-1]) > 0
+    assert int(daily["near"].sum()) > 0 and int(daily["owing"].iloc[-1]) > 0 and int(daily["appeals_filed"].sum()) > 0
 
 
 # -- court-defaulters: the numbers follow from the cited figures ---------------------------------------
