@@ -427,7 +427,7 @@ def test_csm2_groups_in_a_browser(server, browser):
         for key in ("exit", "appeals", "adaptive", "blacklist.initial"):
             assert not page.locator(f'[data-group-toggle="{key}"]').is_checked(), key
         assert page.locator('[data-path="exit.settle_rate"]').count() == 0
-        assert "None: one policy" in page.locator("#section-schedule").inner_text()
+        assert "None: one policy" in page.locator("#section-schedule").text_content()
         # switch settlement on: its fields appear with a preset's values
         page.locator('[data-group-toggle="exit"]').check()
         page.wait_for_selector('[data-path="exit.settle_rate"]')

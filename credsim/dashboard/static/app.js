@@ -135,9 +135,9 @@ function groupFields(fields, data, prefix, compact) {
 
 // A switch for an optional table ([exit], [appeals], [adaptive]) or a group of fields (the initial
 // list): off, the table or the fields are absent from the scenario (the model's defaults apply).
-function toggleNode(id, on, label, onChange) {
-  const box = el("input", {type: "checkbox", id, "data-group-toggle": id.replace(/^toggle-/, ""), checked: on,
-    "aria-label": label});
+function toggleNode(group, on, label, onChange) {
+  const id = `toggle-${group.replace(/[^A-Za-z0-9]/g, "-")}`;
+  const box = el("input", {type: "checkbox", id, "data-group-toggle": group, checked: on, "aria-label": label});
   box.addEventListener("change", () => onChange(box.checked));
   return el("label", {class: "toggle", for: id, title: label}, box, el("span", {text: on ? "on" : "off"}));
 }
@@ -193,7 +193,7 @@ function buildForm() {
       const on = sc[key] !== undefined && sc[key] !== null;
       const details = el("details", {class: "section optional" + (on ? " on" : ""), open: on, id: `section-${key}`},
         el("summary", {}, section.title, el("span", {class: "sub", text: "CSM-2"}),
-          toggleNode(`toggle-${key}`, on, `switch ${section.title.toLowerCase()} on or off`, (v) => setTable(key, v, section.defaults))),
+          toggleNode(key, on, `switch ${section.title.toLowerCase()} on or off`, (v) => setTable(key, v, section.defaults))),
         el("div", {class: "msg section-msg", "data-msg-for": key}),
         el("p", {class: "help"}, richText(section.description + (on ? "" : " Off: the scenario has no such table."))));
       if (on) details.append(...groupFields(section.fields, sc[key], key));
@@ -224,10 +224,9 @@ function buildForm() {
       for (const g of section.groups || []) {
         const body = sc[key] || {};
         const on = g.fields.some((f) => body[f] !== undefined && body[f] !== null && body[f] !== 0);
-        const id = `toggle-${key}-${g.key}`;
         const box = el("div", {class: "group" + (on ? " on" : ""), id: `group-${key}-${g.key}`},
           el("div", {class: "group-head"}, el("strong", {text: g.title}), el("span", {class: "sub", text: "CSM-2"}),
-            toggleNode(id, on, `switch ${g.title.toLowerCase()} on or off`, (v) => setGroup(key, g, v))),
+            toggleNode(`${key}.${g.key}`, on, `switch ${g.title.toLowerCase()} on or off`, (v) => setGroup(key, g, v))),
           el("p", {class: "help"}, richText(g.description)));
         if (on) box.append(el("div", {class: "grid2"}, section.fields.filter((f) => g.fields.includes(f.key)).map((f) => fieldNode(f, `${key}.${f.key}`, body[f.key]))));
         details.append(box);
