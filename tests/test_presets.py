@@ -181,3 +181,29 @@ def test_court_defaulters_baseline_is_the_same_world_with_the_list_off():
         "exit": sc.exit,
     })  # fmt: skip
     assert switched == sc
+
+
+def test_agents_outside_the_system_under_csm2():
+    """docs/model.md: an agent outside an opt-in system (participation) is never initially listed,
+    never owes, never appeals (nothing is wrongly attributed to it) and always stands free."""
+    from credsim.kernel.hash import mix64_host, root, thr
+
+    essay2 = from_toml((HERE / "scenarios" / "essay2.toml").read_text("utf-8"), "essay2")
+
+    def with_participation(p):
+        return essay2.model_copy(update={"population": essay2.population.model_copy(update={"participation": p})})
+
+    nobody = credsim.simulate(with_participation(0.0), 3000, 30, 1).daily
+    for col in ("listed", "ever_listed", "owing", "settlements", "appeals_filed", "appeals_pending", "near"):
+        assert int(nobody[col].max()) == 0, col
+    # half enrolled: the tracked agents outside (hash stream 5, MODEL.md's participation draw) are
+    # never listed, from day 0 on, and nothing is attributed to them wrongly
+    seed, n, k = 1, 3000, 600
+    run = credsim.simulate(with_participation(0.5), n, 30, seed, panel=k)
+    panel = run.panel
+    outside = {i for i in ((j * n) // k for j in range(k)) if (mix64_host(root(seed, 5) ^ i) >> 32) >= thr(0.5)}
+    assert 200 < len(outside) < 400
+    rows = panel[panel["agent"].isin(outside)]
+    assert int(rows["listed"].max()) == 0 and int((rows["false_channel"] >= 0).sum()) == 0
+    inside = panel[~panel["agent"].isin(outside)]
+    assert int(inside["listed"].max()) == 1  # the enrolled are listed (2% on day 0 alone)
