@@ -23,6 +23,7 @@ from typing import Iterable
 from credsim.errors import CredsimError
 from credsim.fsutil import FIGURES, check_output_folder, check_replaceable_file, write_atomic, write_output_folder
 from credsim.report.charts import Chart, build_charts
+from credsim.report.policy import policy_html
 from credsim.results.run import RunResult
 from credsim.results.scorecard import check_comparable, metric_label, metric_order, scorecard, verdict
 
@@ -217,6 +218,7 @@ def render_html(inp: ReportInput, charts: list[Chart]) -> str:
 population: every person here is a number in a computer, not a real individual. Hover over a chart for exact
 figures; click a legend entry to pick out one scenario; drag or scroll on a timeline to zoom.</p>
 {runs_table}
+{policy_html(inp.runs)}
 <nav>{nav}</nav>
 {_scorecard_html(inp)}
 {sections}

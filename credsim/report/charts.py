@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from credsim.population import region_sizes, region_weights
+from credsim.report.policy import points_text
 from credsim.results.run import RunResult
 
 #: Okabe–Ito, the colour-blind-safe categorical palette (black first: the baseline, when present).
@@ -276,7 +277,8 @@ def events_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart:
             for measure, col in zip(EVENT_MEASURES, ("true", "detected", "false")):
                 n = int(d[f"{col}_{c.name}"].sum())
                 rows.append({"run": label, "channel": _words(c.name), "measure": measure,
-                             "per_1000": round(1000.0 * n / r.population, 2), "points": c.points})  # fmt: skip
+                             "per_1000": round(1000.0 * n / r.population, 2),
+                             "points": points_text(r.scenario, c.name)})  # fmt: skip (every policy in force)
     df = pd.DataFrame(rows)
     order = list(dict.fromkeys(df["channel"]))
     run_order = _run_colour(list(runs), baseline)["domain"]
@@ -284,7 +286,7 @@ def events_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart:
         "title": {"text": "What people did, what the system saw, and what it got wrong",
                   "subtitle": ["Events per 1,000 people over the whole run, by kind of behaviour.",
                                "Each panel has its own scale: wrong attributions are rare, but each one costs someone points."]},
-        "data": _csv(df, ["per_1000", "points"]),
+        "data": _csv(df, ["per_1000"]),
         "facet": {"column": {"field": "measure", "type": "nominal", "title": None, "sort": EVENT_MEASURES,
                              "header": {"labelFontSize": 13, "labelFontWeight": "bold"}}},
         "resolve": {"scale": {"x": "independent"}},
