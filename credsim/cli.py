@@ -186,7 +186,7 @@ def print_scorecard(comparison, console: Console = out_console) -> None:
     """The scorecard as a rich table (metrics × scenarios), then each verdict."""
     from rich.table import Table
 
-    from credsim.results.scorecard import metric_label
+    from credsim.results.scorecard import metric_label, metric_order
 
     names = list(comparison.cards)
     table = Table(title=f"Scorecard against {comparison.baseline} (same seed: common random numbers)")
@@ -195,12 +195,12 @@ def print_scorecard(comparison, console: Console = out_console) -> None:
     for n in names:
         table.add_column(n + (" (stored)" if comparison.reused.get(n) else ""), justify="right")
     skip = {"offences_prevented", "listed_person_days"}
-    for metric in comparison.cards[names[0]]:
+    for metric in metric_order(comparison.cards.values()):
         if metric in skip:
             continue
         unit, _ = metric_label(metric)
-        vals = [comparison.cards[n][metric] for n in names]
-        table.add_row(metric, unit, *("n/a" if v != v else f"{v:,.2f}" for v in vals))
+        vals = [comparison.cards[n].get(metric) for n in names]  # absent: the scenario lacks that mechanism
+        table.add_row(metric, unit, *("—" if v is None else "n/a" if v != v else f"{v:,.2f}" for v in vals))
     console.print(table)
     for n, text in comparison.verdicts.items():
         console.print(f"[bold]{n}[/]: {text}", soft_wrap=False)
@@ -219,12 +219,18 @@ def compare(
     report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML report to this file."),
     figures: Optional[Path] = typer.Option(None, "--figures", help="Also write the report's charts as PNG and SVG here."),
     fresh: bool = typer.Option(False, "--fresh", help="Recompute even if the catalog holds the same runs."),
+    panel: Optional[str] = typer.Option(
+        None, "--panel", help="Track K agents in every run (the same ids, (j*N)//K): the report draws a few of them "
+        "and `credsim explain RUN AGENT` tells their stories.",
+    ),  # fmt: skip
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Run what the catalog lacks and print a scorecard of each scenario against the baseline."""
     import json
 
     from credsim.api import parse_count
+    from credsim.kernel.layout import MAX_PANEL
+    from credsim.reliability.checkpoint import parse_int
     from credsim.results.compare import compare as do_compare
     from credsim.results.store import Catalog
 
@@ -235,8 +241,10 @@ def compare(
             check_outputs(report, figures)  # before any run: never replace what credsim did not write
         n, d = parse_count(population), parse_count(days, "days")
         cat = Catalog(catalog)
+        k_panel = 0 if panel is None else parse_int(panel, "panel", 1, min(n, MAX_PANEL))
         comp = do_compare(scenarios, n, d, seed, baseline=baseline, catalog=cat, backend=backend,
-                          progress=_progress_factory(n, d, quiet or as_json), reuse=not fresh)  # fmt: skip
+                          progress=_progress_factory(n, d, quiet or as_json), reuse=not fresh,
+                          panel=k_panel)  # fmt: skip
         if as_json:
             sys.stdout.write(json.dumps(comp.to_json(), indent=2) + "\n")
         else:
@@ -334,6 +342,7 @@ EXTENSIONS = (
     "credsim.distributed.commands",
     "credsim.library.commands",
     "credsim.dashboard.commands",
+    "credsim.results.commands",
 )
 
 

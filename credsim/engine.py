@@ -40,6 +40,9 @@ class Tables:
     hist_width: int = 1
     panel: np.ndarray | None = None  # int16 [days, K, N_PANEL]: the tracked agents' days (MODEL.md §8.7)
     panel_agents: np.ndarray | None = None  # int64 [K]: their ids
+    #: panel[..., PN_EVENTS] holds the day's events (layout.PE_*); False for a panel read back from a
+    #: folder written before panel_events.csv existed (its stories are unknown, not empty)
+    panel_has_events: bool = True
 
 
 @dataclass
@@ -86,8 +89,9 @@ def available_memory() -> int:
 #: are written: the row array, its DataFrame (region names included), CSV text and the Parquet copy
 #: (measured: about 140 for 3 million region rows, 95 for 2.6 million histogram rows).
 WRITE_BYTES_PER_ROW = 200
-#: Values of a panel row as int64 (day, agent and MODEL.md §8.7's nine: K agents × days rows).
-PANEL_COLUMNS = 11
+#: Values of a panel row as int64 (day, agent, MODEL.md §8.7's nine and the events kept out of
+#: panel.csv: K agents × days rows).
+PANEL_COLUMNS = 12
 #: Slack for the interpreter, numba and libraries' own buffers beyond what is counted.
 BASE_BYTES = 64 << 20
 

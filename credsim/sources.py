@@ -40,6 +40,7 @@ RESULT_SOURCES = KERNEL_SOURCES + (
     "distributed/ray_backend.py",
     "results/__init__.py",
     "results/run.py",
+    "results/events.py",  # panel_events.csv (MODEL.md §8.7's panel, told as events)
     "reliability/checkpoint.py",
     "sources.py",
 )

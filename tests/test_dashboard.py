@@ -20,9 +20,9 @@ import pytest
 
 from browser_checks import check_charts, text_problems
 from credsim.dashboard import make_server
-from credsim.dashboard.server import CSM2_TABLES, MAX_POPULATION, form_spec
+from credsim.dashboard.server import MAX_POPULATION, form_spec
 from credsim.errors import ScenarioError
-from credsim.scenario import Scenario, canonical_toml, from_dict, load
+from credsim.scenario import Scenario, canonical_toml, from_dict, from_toml, load
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
@@ -78,11 +78,10 @@ def wait_job(srv, job_id: int, timeout: float = 60.0) -> dict:
 def test_form_is_built_from_the_model():
     spec = form_spec()
     sections = {s["key"]: s for s in spec["sections"]}
-    # every table but CSM-2's optional ones (left out of this form: runs from it have them off)
-    assert list(sections) == [k for k in Scenario.model_fields if k not in CSM2_TABLES]
+    assert list(sections) == list(Scenario.model_fields)
     for key, section in sections.items():
         model = Scenario.model_fields[key].annotation
-        model = model.__args__[0] if section["list"] else model
+        model = model.__args__[0] if section["list"] or section["optional"] else model  # list[X], X | None
         assert {f["key"] for f in section["fields"]} == set(model.model_fields), key
         for f in section["fields"]:
             assert f["description"] == model.model_fields[f["key"]].description, f["path"]
@@ -95,6 +94,22 @@ def test_form_is_built_from_the_model():
                  "channel.points", "activity.deny_blacklisted", "activity.min_score"):  # fmt: skip
         assert fields[path]["key_field"] and not fields[path]["read_only"], path
     assert spec["limits"]["population"] == MAX_POPULATION == 10**7
+    # the CSM-2 tables are switched on and off (absent when off), the initial list is a group, the
+    # schedule is read-only; the first values of a switched-on table come from a preset and are valid
+    assert [k for k, sec in sections.items() if sec["optional"]] == ["exit", "appeals", "adaptive"]
+    assert sections["schedule"]["read_only"] and all(f["read_only"] for f in sections["schedule"]["fields"])
+    assert not any(sec["read_only"] for k, sec in sections.items() if k != "schedule")
+    group = sections["blacklist"]["groups"][0]
+    assert group["fields"] == ["initial_share", "initial_score"]
+    assert {f["key"] for f in sections["blacklist"]["fields"] if f.get("group") == "initial"} == set(group["fields"])
+    data = essay()
+    for key in ("exit", "appeals", "adaptive"):
+        assert set(sections[key]["defaults"]) == set(Scenario.model_fields[key].annotation.__args__[0].model_fields)
+        data[key] = sections[key]["defaults"]
+    data["blacklist"].update(group["defaults"])
+    assert from_dict(data, "switched on") == load("essay-plus")[1].model_copy(
+        update={"blacklist": Scenario.model_validate(data).blacklist})
+    assert 0 < data["blacklist"]["initial_share"] < 1
 
 
 @pytest.mark.parametrize(
@@ -207,6 +222,35 @@ def test_run_progress_result_and_downloads(server, monkeypatch):
     monkeypatch.undo()
     job = wait_job(server, call(server, "POST", "/api/run", body(seed="2"))[1]["job"]["id"])
     assert job["state"] == "done"
+
+
+def test_a_scenario_with_a_schedule_runs_unchanged(server):
+    """An uploaded scenario with a schedule and every CSM-2 table: its schedule comes back in words,
+    it runs as loaded (the stored run's scenario is the uploaded one), and the result carries the
+    mechanisms' daily columns."""
+    text = (ROOT / "tests" / "scenarios" / "essay2.toml").read_bytes()
+    status, answer, _ = call(server, "POST", "/api/upload?filename=essay2.toml", text, raw=True)
+    assert status == 200 and answer["name"] == "essay2"
+    assert answer["schedule"][1].startswith("from day 61 (schedule[1]): score.spouse_weight 3 → 0;")
+    uploaded = from_dict(answer["scenario"], "uploaded")
+    assert len(uploaded.schedule) == 2
+    answer_v = call(server, "POST", "/api/validate", body(answer["scenario"], name="essay2"))[1]
+    assert answer_v["ok"] and answer_v["schedule"] == answer["schedule"]
+    status, started, _ = call(server, "POST", "/api/run", body(answer["scenario"], name="essay2"))
+    assert status == 202, started
+    job = wait_job(server, started["job"]["id"], timeout=300)
+    assert job["state"] == "done", job["message"]
+    stored = server.app.catalog.load(job["result"]["runs"][1]["run_id"])
+    assert stored.scenario == uploaded and canonical_toml(stored.scenario) == canonical_toml(uploaded)
+    rows = {r["column"]: r["values"] for r in job["result"]["mechanisms"]["rows"]}
+    assert job["result"]["mechanisms"]["columns"] == ["baseline", "essay2"]
+    assert set(rows) == {"settlements", "term_exits", "owing", "appeals_filed", "appeals_upheld", "appeals_rejected",
+                         "appeals_pending", "near"}  # fmt: skip
+    assert all(v[0] is None and v[1] is not None for v in rows.values())  # the baseline has none of them
+    daily = stored.daily
+    assert rows["settlements"][1] == int(daily["settlements"].sum()) and rows["owing"][1] == int(daily["owing"].iloc[-1])
+    _, run_sc, _ = call(server, "GET", f"/api/run-scenario?run={stored.run_id}")
+    assert run_sc["schedule"] == answer["schedule"]
 
 
 def test_only_its_own_files_and_only_from_localhost(server):
@@ -363,6 +407,81 @@ def test_dashboard_in_a_browser(server, browser, monkeypatch):
         assert text_problems(page) == [], text_problems(page)
         assert errors == [], f"console errors: {errors}"
         assert outside == [], f"the page tried to reach the network: {outside}"
+    finally:
+        page.close()
+
+
+def test_csm2_groups_in_a_browser(server, browser):
+    """Switch CSM-2 groups on in the page, run, and see their daily columns; switch one off again;
+    load a scenario with a schedule, see it summarised read-only, and run it as loaded."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(server.url)
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        page.fill("#run-population", N)
+        page.fill("#run-days", DAYS)
+        # essay is CSM-1: every CSM-2 switch is off and its fields are not on the form
+        for key in ("exit", "appeals", "adaptive", "blacklist.initial"):
+            assert not page.locator(f'[data-group-toggle="{key}"]').is_checked(), key
+        assert page.locator('[data-path="exit.settle_rate"]').count() == 0
+        assert "None: one policy" in page.locator("#section-schedule").text_content()
+        # switch settlement on: its fields appear with a preset's values
+        page.locator('[data-group-toggle="exit"]').check()
+        page.wait_for_selector('[data-path="exit.settle_rate"]')
+        assert page.locator('[data-path="exit.max_stay"]').input_value() == "730"
+        assert page.locator("#run-name").input_value() == "essay-custom"
+        page.locator('[data-group-toggle="appeals"]').check()
+        page.wait_for_selector('[data-path="appeals.uphold"]')
+        page.locator('[data-path="appeals.uphold"]').fill("0.9")
+        page.locator('[data-path="appeals.uphold"]').dispatch_event("change")
+        # a bad value is refused on its field, by the model's own rule
+        page.locator('[data-path="exit.settle_rate"]').fill("1.5")
+        page.locator('[data-path="exit.settle_rate"]').dispatch_event("change")
+        msg = page.locator('[data-msg-for="exit.settle_rate"]')
+        msg.wait_for(state="visible", timeout=10_000)
+        assert "less than or equal to 1" in msg.inner_text()
+        page.locator('[data-path="exit.settle_rate"]').fill("0.01")
+        page.locator('[data-path="exit.settle_rate"]').dispatch_event("change")
+        page.wait_for_function("document.querySelector('[data-msg-for=\"exit.settle_rate\"]').textContent === ''")
+        page.click("#run-button")
+        page.wait_for_selector("body[data-result-seq='1'][data-charts-done='1']", timeout=120_000)
+        row = page.locator('#mechanisms-table tr[data-column="settlements"]')
+        assert row.count() == 1
+        cells = row.locator("td").all_inner_texts()  # measure, baseline, essay-custom
+        assert cells[1] == "—" and cells[2] != "—"
+        assert page.locator('#mechanisms-table tr[data-column="appeals_filed"]').count() == 1
+        assert page.locator('#mechanisms-table tr[data-column="near"]').count() == 0  # [adaptive] stayed off
+        stored = server.app.catalog.load(page.evaluate("document.querySelector('#results-meta').textContent").split("essay-custom: ")[1].split(" ")[0])
+        assert stored.scenario.exit.settle_rate == 0.01 and stored.scenario.appeals.uphold == 0.9
+        assert stored.scenario.adaptive is None and stored.scenario.blacklist.initial_share == 0
+        # switched off again: the table is absent from the scenario (and its values come back when on)
+        with page.expect_request(lambda r: r.url.endswith("/api/validate")) as sent:
+            page.locator('[data-group-toggle="exit"]').uncheck()
+        assert "exit" not in sent.value.post_data_json["scenario"] and "appeals" in sent.value.post_data_json["scenario"]
+        page.wait_for_function("!document.querySelector('[data-path=\"exit.settle_rate\"]')")
+        page.locator('[data-group-toggle="exit"]').check()
+        assert page.locator('[data-path="exit.settle_rate"]').input_value() == "0.01"
+        page.locator('[data-group-toggle="blacklist.initial"]').check()
+        page.wait_for_selector('[data-path="blacklist.initial_share"]')
+        assert float(page.locator('[data-path="blacklist.initial_share"]').input_value()) > 0
+        # a scenario with a schedule: summarised read-only, run as loaded
+        page.set_input_files("#upload", str(ROOT / "tests" / "scenarios" / "essay2.toml"))
+        page.wait_for_selector("#schedule-summary li")
+        items = page.locator("#schedule-summary li").all_inner_texts()
+        assert len(items) == 2 and items[0].startswith("from day 31 (schedule[0]): channel.public_misconduct.detect 0.5 → 0.8")
+        assert page.locator("#section-schedule input, #section-schedule select").count() == 0
+        assert page.locator('[data-group-toggle="adaptive"]').is_checked()
+        page.click("#run-button")
+        page.wait_for_selector("body[data-result-seq='2'][data-charts-done='1']", timeout=120_000)
+        assert page.locator('#mechanisms-table tr[data-column="near"]').count() == 1
+        run_id = page.evaluate("document.querySelector('#results-meta').textContent").split("essay2: ")[1].split(" ")[0]
+        uploaded = from_toml((ROOT / "tests" / "scenarios" / "essay2.toml").read_text("utf-8"), "essay2")
+        assert server.app.catalog.load(run_id).scenario == uploaded
+        page.locator("#controls").screenshot(path=str(ARTIFACTS / "dashboard-csm2.png"))
+        assert errors == [], f"console errors: {errors}"
     finally:
         page.close()
 

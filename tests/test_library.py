@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -20,9 +21,9 @@ from credsim.library.calibrate import (
 )
 from credsim.library.lint import RULES, lint
 from credsim.results.scorecard import check_comparable
-from credsim.scenario import load, presets
+from credsim.scenario import Scenario, from_toml, load, presets
 
-LIBRARY = ["court-defaulters", "court-defaulters-baseline", "rongcheng", "sesame", "reformed"]
+LIBRARY = ["court-defaulters", "court-defaulters-baseline", "rongcheng", "sesame", "reformed", "essay-plus"]
 
 
 @pytest.mark.parametrize("name", LIBRARY)
@@ -35,7 +36,7 @@ def test_preset_loads_and_runs(name):
     assert (r.daily["listed"] <= r.daily["ever_listed"]).all()
 
 
-@pytest.mark.parametrize("name", ["rongcheng", "sesame", "reformed"])
+@pytest.mark.parametrize("name", ["rongcheng", "sesame", "reformed", "essay-plus"])
 def test_comparable_with_baseline(name):
     check_comparable(load(name)[1], load("baseline")[1], name)
 
@@ -51,12 +52,21 @@ def test_court_defaulters_own_baseline():
     assert not any(a.deny_blacklisted for a in base.activity)
 
 
-def test_court_defaulters_lists_and_blocks():
-    r = credsim.simulate("court-defaulters", 20000, 200, 1).daily
-    assert int(r["entries"].sum()) > 0 and int(r["exits"].sum()) == 0  # two-year stay: no exits in 200 days
+def test_court_defaulters_lists_settles_and_blocks():
+    n = 40000
+    r = credsim.simulate("court-defaulters", n, 200, 1).daily
+    share = load("court-defaulters")[1].blacklist.initial_share
+    # the list of end 2018 exists on day 1 (binomial: within 5 standard deviations of N x share)
+    day1 = int(r["listed"].iloc[0]) - int(r["entries"].iloc[0]) + int(r["exits"].iloc[0])
+    assert abs(day1 - n * share) < 5 * (n * share) ** 0.5, day1
+    assert int(r["entries"].sum()) > 0 and int(r["settlements"].sum()) > 0
+    # every listing owes: it leaves only by paying (no term ends in 200 days of a 730-day term)
+    assert int(r["term_exits"].sum()) == 0
+    assert 0 < int(r["exits"].sum()) <= int(r["settlements"].sum())
+    assert (r["owing"] == r["listed"]).all()
     assert int(r["denied_flight"].sum()) > 0
-    b = credsim.simulate("court-defaulters-baseline", 20000, 200, 1).daily
-    assert int(b["listed"].max()) == 0 and int(b["denied_flight"].sum()) == 0
+    b = credsim.simulate("court-defaulters-baseline", n, 200, 1).daily
+    assert int(b["listed"].max()) == 0 and int(b["denied_flight"].sum()) == 0 and "settlements" not in b
     assert r["true_court_default"].equals(b["true_court_default"])  # no deterrence modelled: same events
 
 
@@ -79,6 +89,74 @@ def test_lint_rongcheng_sesame_court():
     court = lint(load("court-defaulters")[1])
     assert {f.rule for f in court} == {"unrelated-context"}
     assert not any("property_purchase" in f.message for f in court)  # same (financial) context
+
+
+def _essay2():
+    return from_toml((Path(__file__).parent / "scenarios" / "essay2.toml").read_text("utf-8"), "essay2")
+
+
+def test_lint_reads_every_policy_in_force():
+    """essay2's schedule raises online_speech's wrongful attributions and lowers the appeals' uphold
+    rate from day 61 (schedule[1]): a finding says so, names the entry and the appeals in force."""
+    found = [f for f in lint(_essay2()) if f.rule == "disproportionate" and "wrongful" in f.message]
+    assert [(f.from_day, f.until_day) for f in found] == [(1, 60), (61, None)]
+    before, after = found
+    assert "online_speech (1e-05 a day)" in before.message and "appeals: 60% filed, 70% upheld, mean review 10 days" in before.message
+    assert before.message.startswith("until day 60: ")
+    assert after.message.startswith("from day 61 (schedule[1]): wrongful attributions on ")
+    assert "online_speech (0.001 a day)" in after.message
+    assert after.message.endswith("appeals: 60% filed, 30% upheld, mean review 10 days")
+    assert 'schedule[1].set."channel.online_speech.false_rate"' in after.fields
+    assert 'schedule[1].set."appeals.uphold"' in after.fields and "channel[1].false_rate" in after.fields
+    assert after.to_json()["from_day"] == 61 and after.to_json()["until_day"] is None
+    # the spouse's pull ends on day 60 too (schedule[1] sets spouse_weight = 0)
+    spouse = [f for f in lint(_essay2()) if f.rule == "family-association" and "spouse" in f.message]
+    assert [(f.from_day, f.until_day) for f in spouse] == [(1, 60)]
+    assert 'schedule[1].set."score.spouse_weight"' in spouse[0].fields
+
+
+def _with(sc, schedule=(), **tables):
+    data = sc.model_dump(mode="json", exclude_none=True)
+    data.update(tables)
+    data["schedule"] = list(schedule)
+    return Scenario.model_validate(data)
+
+
+def test_lint_sees_wrongful_attributions_that_a_schedule_turns_on_and_off():
+    _, essay = load("essay")
+    data = essay.model_dump(mode="json")
+    quiet = [dict(c, false_rate=0.0) for c in data["channel"]]
+    base = _with(essay, channel=quiet)
+    assert not any("wrongful" in f.message for f in lint(base))
+    sc = _with(base, [{"day": 61, "set": {"channel.online_speech.false_rate": 0.001}},
+                      {"day": 91, "set": {"channel.online_speech.false_rate": 0.0}}])  # fmt: skip
+    found = [f for f in lint(sc) if "wrongful" in f.message]
+    assert len(found) == 1
+    f = found[0]
+    assert (f.from_day, f.until_day) == (61, 90)
+    assert f.message.startswith("from day 61 (schedule[0]) until day 90: wrongful attributions on online_speech (0.001 a day)")
+    assert f.message.endswith("; no appeals")
+    assert f.fields[0] == "channel[1].false_rate"
+    assert {'schedule[0].set."channel.online_speech.false_rate"', 'schedule[1].set."channel.online_speech.false_rate"'} <= set(f.fields)
+    # with appeals: the rate filed, the share upheld and the mean review time (1 / decide_rate days)
+    sc = _with(base, [{"day": 61, "set": {"channel.online_speech.false_rate": 0.001}}],
+               appeals={"rate": 0.6, "decide_rate": 0.1, "uphold": 0.3})  # fmt: skip
+    f = next(f for f in lint(sc) if "wrongful" in f.message)
+    assert f.message.endswith("appeals: 60% filed, 30% upheld, mean review 10 days"), f.message
+    # a finding that holds in every policy is reported once, as without a schedule
+    sc = _with(essay, [{"day": 10, "set": {"blacklist.min_stay": 45}}])
+    assert [(f.rule, f.fields, f.message) for f in lint(sc)] == [(f.rule, f.fields, f.message) for f in lint(essay)]
+    assert all((f.from_day, f.until_day) == (1, None) for f in lint(sc))
+
+
+def test_lint_cli_names_the_schedule(cli):
+    path = Path(__file__).parent / "scenarios" / "essay2.toml"
+    r = cli("lint", str(path), "--json")
+    assert r.returncode == 1, r.stderr
+    found = json.loads(r.stdout)["findings"]
+    assert any(f["from_day"] == 61 and "schedule[1]" in f["message"] and "30% upheld" in f["message"] for f in found)
+    r = cli("lint", str(path))
+    assert "from day 61 (schedule[1]): wrongful attributions" in " ".join(r.stdout.split())
 
 
 def test_lint_single_feature():
@@ -172,6 +250,16 @@ def test_bad_targets(text, needle):
 def test_calibrate_cli_bad_input(cli, tmp_path):
     r = cli("calibrate", "baseline", "--targets", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_csm2_parameters():
+    _, sc = load("court-defaulters")
+    assert get_param(sc, "exit.settle_rate") == 0.000399
+    assert with_params(sc, {"exit.max_stay": 365}).exit.max_stay == 365
+    with pytest.raises(CredsimError, match=r"the scenario has no \[appeals\] table"):
+        get_param(sc, "appeals.rate")
+    with pytest.raises(CredsimError, match=r"no \[exit\] table"):
+        with_params(load("essay")[1], {"exit.settle_rate": 0.1})
 
 
 def test_integer_parameter(tmp_path):

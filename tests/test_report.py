@@ -155,3 +155,36 @@ def test_cli_report(cli, tmp_path):
     bad = cli("report", "nope", "--out", str(out), "--catalog", str(cat_path))
     assert bad.returncode == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_report_describes_every_policy_in_force(tmp_path):
+    """A run with CSM-2 mechanisms and a schedule: the report lists the mechanisms and each schedule
+    entry (its day, each value before and after); the events chart's points follow the schedule."""
+    import json
+
+    from credsim import simulate
+    from credsim.report.policy import points_text
+    from credsim.scenario import Scenario, from_toml
+
+    essay2 = from_toml((ROOT / "tests" / "scenarios" / "essay2.toml").read_text("utf-8"), "essay2")
+    run = simulate(essay2, 3_000, 40, 1, name="essay2")
+    text = write_report([run], tmp_path / "r.html").read_text("utf-8")
+    section = re.search(r"<section id='policy'>.*?</section>", text, re.S)
+    assert section, "no policy section"
+    section = section.group(0)
+    assert "appeals: 60% filed, 70% upheld, mean review 10 days" in section
+    assert "from day 31 (schedule[0]): channel.public_misconduct.detect 0.5 → 0.8; blacklist.min_stay 30 → 45" in section
+    assert "from day 61 (schedule[1]): score.spouse_weight 3 → 0; channel.online_speech.false_rate 1e-05 → 0.001" in section
+    assert "after day 40, the run&#x27;s last: changes nothing here" in section  # day 61 > 40 days
+    # a CSM-1 run has no such section
+    plain = simulate("essay", 2_000, 5, 1)
+    assert "id='policy'" not in write_report([plain], tmp_path / "p.html").read_text("utf-8")
+    # points over the run, as the events chart shows them
+    data = essay2.model_dump(mode="json", exclude_none=True)
+    data["schedule"].append({"day": 90, "set": {"channel.online_speech.points": 0, "channel.volunteering.points": 8}})
+    sc = Scenario.model_validate(data)
+    assert points_text(sc, "online_speech") == "-10 (0 from day 90)"
+    assert points_text(sc, "volunteering") == "+5 (+8 from day 90)" and points_text(sc, "late_tax") == "-30"
+    specs = json.loads(re.search(r'<script id="credsim-specs" type="application/json">(.*?)</script>', text, re.S).group(1))
+    assert specs["events"]["data"]["format"]["parse"] == {"per_1000": "number"}  # points are text now
+    assert ",-5\n" in specs["events"]["data"]["values"]

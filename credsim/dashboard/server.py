@@ -63,6 +63,18 @@ KEY_FIELDS = {
 #: Fields shown but not editable: names key the scorecard (the baseline must have the same ones);
 #: regions are a table name or a long list of weights (upload a TOML file to change them).
 READ_ONLY = {"channel.name", "activity.name", "population.regions"}
+#: Sections shown as a read-only summary: a schedule is a list of dotted paths and values (upload a
+#: TOML file to change it); a loaded schedule is kept and run unchanged.
+READ_ONLY_SECTIONS = {"schedule"}
+#: Groups of fields inside a section that are switched on and off together (off: the fields are
+#: absent, so the model's defaults apply), like the optional CSM-2 tables [exit], [appeals], [adaptive].
+FIELD_GROUPS = {
+    "blacklist": [{"key": "initial", "title": "Initial list", "fields": ["initial_share", "initial_score"],
+                   "description": "CSM-2: a list that already exists on day 0 (off: nobody is listed on day 0)"}],
+}  # fmt: skip
+#: Where a switched-on group's first values come from: the first of these presets that has the table
+#: (essay-plus: CSM-2's illustrative values), then any other preset.
+DEFAULTS_FROM = ["essay-plus", "court-defaulters"]
 
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -106,32 +118,78 @@ def _describe(schema: dict, section: str, key: str, prop: dict) -> dict:
     if "default" in prop:
         out["default"] = prop["default"]
     out["key_field"] = key in KEY_FIELDS.get(section, [])
-    out["read_only"] = f"{section}.{key}" in READ_ONLY or out["type"] == "complex"
+    out["read_only"] = (f"{section}.{key}" in READ_ONLY or out["type"] in ("complex", "object")
+                        or section in READ_ONLY_SECTIONS)  # fmt: skip
+    group = next((g["key"] for g in FIELD_GROUPS.get(section, []) if key in g["fields"]), None)
+    if group:
+        out["group"] = group
     return out
 
 
-#: CSM-2's optional tables (MODEL.md section 8): runs from this form leave them out (off).
-CSM2_TABLES = ("exit", "appeals", "adaptive", "schedule")
+def _optional_table(schema: dict, prop: dict) -> dict | None:
+    """The table's schema if ``prop`` is an optional table (``Exit | None``: absent = switched off)."""
+    options = prop.get("anyOf") or []
+    refs = [o for o in options if "$ref" in o]
+    if len(options) == 2 and len(refs) == 1 and any(o.get("type") == "null" for o in options):
+        return _deref(schema, refs[0])
+    return None
+
+
+def _defaults() -> dict:
+    """First values of each switchable group or table: from the first preset that has it on."""
+    from credsim.scenario import load
+
+    names = presets()
+    out: dict = {}
+    for name in [n for n in DEFAULTS_FROM if n in names] + [n for n in names if n not in DEFAULTS_FROM]:
+        data = load(name)[1].model_dump(mode="json")
+        for key, value in data.items():
+            if isinstance(value, dict) and key not in out and key in ("exit", "appeals", "adaptive"):
+                out[key] = value
+        for section, groups in FIELD_GROUPS.items():
+            for g in groups:
+                gk = f"{section}.{g['key']}"
+                body = data.get(section) or {}
+                if gk not in out and any(body.get(f) not in (None, 0, 0.0) for f in g["fields"]):
+                    out[gk] = {f: body.get(f) for f in g["fields"]}
+    return out
 
 
 def form_spec() -> dict:
-    """The dashboard's controls: one section per scenario table, built from ``Scenario``'s schema."""
+    """The dashboard's controls: one section per scenario table, built from ``Scenario``'s schema.
+
+    An optional table (the CSM-2 ``[exit]``, ``[appeals]``, ``[adaptive]``) is a section that is
+    switched on and off (``optional``; off: the table is absent), with first values from a preset
+    (``defaults``); a group of fields inside a section (the initial list) likewise (``groups``).
+    The schedule is shown read-only (``read_only``)."""
     schema = Scenario.model_json_schema()
+    defaults = _defaults()
     sections = []
     for name, prop in schema["properties"].items():
-        node = _deref(schema, prop)
-        if name in CSM2_TABLES:  # optional tables (absent = off): not yet controls of this form
-            continue
+        optional = _optional_table(schema, prop)
+        node = optional or _deref(schema, prop)
         is_list = node.get("type") == "array"
         item = _deref(schema, node["items"]) if is_list else node
         fields = [_describe(schema, name, k, p) for k, p in item["properties"].items()]
         fields.sort(key=lambda f: (not f["key_field"], KEY_FIELDS.get(name, []).index(f["key"]) if f["key_field"] else 0))
-        sections.append({
+        section = {
             "key": name, "title": name.replace("_", " ").capitalize(), "list": is_list,
             "description": (prop.get("description") or item.get("description") or "").split("\n")[0],
-            "fields": fields,
-        })  # fmt: skip
+            "fields": fields, "optional": optional is not None, "read_only": name in READ_ONLY_SECTIONS,
+            "groups": [dict(g, defaults=defaults.get(f"{name}.{g['key']}")) for g in FIELD_GROUPS.get(name, [])],
+        }  # fmt: skip
+        if optional is not None:
+            section["defaults"] = defaults.get(name)
+        sections.append(section)
     return {"sections": sections, "limits": {"population": MAX_POPULATION, "days": MAX_DAYS}}
+
+
+def scenario_payload(name: str, sc: Scenario) -> dict:
+    """A scenario as the page loads it: its data, and its schedule in words (shown read-only)."""
+    from credsim.scenario.describe import schedule_entries
+
+    return {"name": name, "scenario": sc.model_dump(mode="json"),
+            "schedule": [entry.text() for entry in schedule_entries(sc)]}  # fmt: skip
 
 
 # -- validation -------------------------------------------------------------------------------------
@@ -262,11 +320,37 @@ def _clean(obj):
     return obj
 
 
+#: The CSM-2 daily columns (MODEL.md §8.6) and how the page sums each over a run.
+MECHANISM_COLUMNS = [
+    ("settlements", "total", "Listings settled (paid)"), ("term_exits", "total", "Left the list at the end of a term"),
+    ("owing", "last", "Listed and owing, last day"), ("appeals_filed", "total", "Appeals filed"),
+    ("appeals_upheld", "total", "Appeals upheld"), ("appeals_rejected", "total", "Appeals rejected"),
+    ("appeals_pending", "last", "Appeals pending, last day"), ("near", "mean", "Near the line, daily mean"),
+]  # fmt: skip
+
+
+def mechanism_rows(runs: dict) -> dict | None:
+    """The CSM-2 columns of the runs' daily tables, summed over each run (None: no run has any)."""
+    rows = []
+    for column, how, label in MECHANISM_COLUMNS:
+        values = []
+        for r in runs.values():
+            d = r.daily
+            if column not in d:
+                values.append(None)
+            else:
+                values.append(int(d[column].sum()) if how == "total" else int(d[column].iloc[-1]) if how == "last"
+                              else round(float(d[column].mean()), 1))  # fmt: skip
+        if any(v is not None for v in values):
+            rows.append({"column": column, "how": how, "label": label, "values": values})
+    return {"columns": list(runs), "rows": rows} if rows else None
+
+
 def results_payload(inp, reused: dict | None = None) -> dict:
     """What the page draws: the runs, the scorecard (rows of metrics), verdicts and the report's charts."""
     from credsim.report import HIDDEN_METRICS
     from credsim.report.charts import build_charts
-    from credsim.results.scorecard import metric_label
+    from credsim.results.scorecard import metric_label, metric_order
 
     charts = build_charts(inp.runs, inp.baseline)
     runs = [{"label": label, "run_id": r.run_id, "name": r.name, "population": r.population, "days": r.days,
@@ -275,7 +359,7 @@ def results_payload(inp, reused: dict | None = None) -> dict:
     if inp.cards:
         names = list(inp.cards)
         rows = []
-        for metric in inp.cards[names[0]]:
+        for metric in metric_order(inp.cards.values()):
             if metric in HIDDEN_METRICS:
                 continue
             unit, words = metric_label(metric)
@@ -284,6 +368,7 @@ def results_payload(inp, reused: dict | None = None) -> dict:
         card = {"columns": names, "rows": rows}
     return _clean({
         "runs": runs, "baseline": inp.baseline, "scorecard": card, "verdicts": inp.verdicts, "notes": inp.notes,
+        "mechanisms": mechanism_rows(inp.runs),
         "charts": [{"key": c.key, "heading": c.heading, "about": c.about, "notes": c.notes, "spec": c.spec}
                    for c in charts],
     })  # fmt: skip
@@ -656,14 +741,14 @@ class Handler(BaseHTTPRequestHandler):
         if name not in presets():
             raise NotFound(f"preset: no preset {name[:60]!r}")
         _, sc = load(name)
-        self._json(HTTPStatus.OK, {"name": name, "scenario": sc.model_dump(mode="json")})
+        self._json(HTTPStatus.OK, scenario_payload(name, sc))
 
     def get_runs(self, path, query) -> None:
         self._json(HTTPStatus.OK, {"catalog": str(self.server.app.catalog.path), "runs": self.server.app.runs()})
 
     def get_run_scenario(self, path, query) -> None:
         r = self.server.app.load_run(query.get("run", ""))
-        self._json(HTTPStatus.OK, {"name": r.name, "scenario": r.scenario.model_dump(mode="json"), "run_id": r.run_id,
+        self._json(HTTPStatus.OK, {**scenario_payload(r.name, r.scenario), "run_id": r.run_id,
                                    "population": r.population, "days": r.days, "seed": str(r.seed)})  # fmt: skip
 
     def get_status(self, path, query) -> None:
@@ -689,7 +774,10 @@ class Handler(BaseHTTPRequestHandler):
     # -- POST
     def post_validate(self, path, query) -> None:
         request, errors = check_request(self._json_body())
-        self._json(HTTPStatus.OK, {"ok": not errors, "errors": errors})
+        answer = {"ok": not errors, "errors": errors}
+        if request is not None:  # the schedule in words, with the values before each entry as edited now
+            answer["schedule"] = scenario_payload(request.name, request.scenario)["schedule"]
+        self._json(HTTPStatus.OK, answer)
 
     def post_run(self, path, query) -> None:
         request, errors = check_request(self._json_body())
@@ -710,7 +798,7 @@ class Handler(BaseHTTPRequestHandler):
         sc = from_toml(text, filename)  # data only: tomllib, then the model
         stem = re.sub(r"[^a-z0-9_-]", "-", Path(filename).stem.lower()).strip("-_")
         name = stem if RUN_NAME.fullmatch(stem or "") else "uploaded"
-        self._json(HTTPStatus.OK, {"name": name, "scenario": sc.model_dump(mode="json")})
+        self._json(HTTPStatus.OK, scenario_payload(name, sc))
 
     def post_compare(self, path, query) -> None:
         from credsim.report import prepare

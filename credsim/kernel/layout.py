@@ -80,6 +80,9 @@ EV_SETTLED = 8  # §8.1: settled today
 EV_CLEARED = 16  # §8.2: an appeal was upheld today
 EV_NEAR = 32  # §8.3: standing `near` today
 EV_OUTSIDE = 64  # extension: not enrolled in an opt-in system
+EV_FILED = 128  # §8.2: an appeal was filed today
+EV_REJECTED = 256  # §8.2: a pending appeal was rejected today
+EV_TERM = 512  # §8.2 step 8 rule 3: the listing term ran out today (owes cleared, whether or not it left)
 
 # --- standings (§8.3): row blocks of the behaviour table -----------------------------------------
 #: beh row of (standing s, class k) is s * BEH_BLOCK + k (k + 8 for agents outside an opt-in system)
@@ -146,6 +149,19 @@ def column_names(channels: list[str], activities: list[str], grades: list[str] =
 PANEL_COLUMNS = ["day", "agent", "own", "public", "listed", "stress", "true_channel", "detected", "false_channel",
                  "activity", "denied"]  # fmt: skip
 PN_OWN, PN_PUBLIC, PN_LISTED, PN_STRESS, PN_TRUE, PN_DETECTED, PN_FALSE, PN_ACTIVITY, PN_DENIED = range(9)
-N_PANEL = 9  # values per tracked agent and day (day and agent are the host's)
+N_PANEL_CSV = 9  # of them, the values panel.csv holds (MODEL.md §8.7's columns after day and agent)
+#: One more value per tracked agent and day, kept out of panel.csv: the day's events as PE_* bits
+#: (what the host cannot derive from the panel row, the threshold and the scenario; see
+#: :mod:`credsim.results.events`, which turns them into panel_events.csv).
+PN_EVENTS = 9
+N_PANEL = 10  # values per tracked agent and day in the kernel's buffer (day and agent are the host's)
+PE_ENTERED = 1  # listed today, not yesterday (an entry; initial listings are not entries)
+PE_LEFT = 2  # listed yesterday, not today (an exit)
+PE_FORCED = 4  # step 6: a detected true event on a forces_blacklist channel (an entry or a renewal)
+PE_SETTLED = 8  # §8.1: settled today
+PE_FILED = 16  # §8.2: filed an appeal of today's wrongful attribution
+PE_UPHELD = 32  # §8.2: a pending appeal was upheld today (the agent is cleared)
+PE_REJECTED = 64  # §8.2: a pending appeal was rejected today
+PE_TERM_OVER = 128  # §8.2 step 8 rule 3: the listing term ran out today (a term exit if PE_LEFT too)
 #: Most tracked agents of a panel.
 MAX_PANEL = 100_000

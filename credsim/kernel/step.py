@@ -21,15 +21,16 @@ from credsim.kernel.layout import (
     A_CH_MASK, A_CH_SHIFT, A_OWES, A_PENDING, AC_CUM, AC_DENY_BL, AC_MIN_SCORE, AP_FILED,
     AP_PENDING, AP_REJECTED, AP_UPHELD, BEH_BLOCK, C_CH0, C_EVER, C_EXITS, C_ENTRIES, C_LISTED,
     C_MAX_P, C_MIN_P, C_SPILL, C_SUM_OWN, C_SUM_P, C_SUM_P2, C_WRONG, CH_DETECT, CH_FALSE_CUM,
-    CH_FORCES, CH_POINTS, EV_CLEARED, EV_DETECTED, EV_FORCED, EV_NEAR, EV_NEG, EV_OUTSIDE,
-    EV_SETTLED, F_BL0, F_CLS_SHIFT, F_EVER, F_FLAGGED, F_MARRIED, IP_ASSOC_PEN, IP_ASSOC_THR,
+    CH_FORCES, CH_POINTS, EV_CLEARED, EV_DETECTED, EV_FILED, EV_FORCED, EV_NEAR, EV_NEG, EV_OUTSIDE,
+    EV_REJECTED, EV_SETTLED, EV_TERM, F_BL0, F_CLS_SHIFT, F_EVER, F_FLAGGED, F_MARRIED, IP_ASSOC_PEN, IP_ASSOC_THR,
     IP_BURDEN, IP_COL_ACT, IP_COL_APPEALS, IP_COL_EXIT, IP_COL_GRADE, IP_COL_HIST, IP_COL_NEAR,
     IP_COL_STRESS, IP_DECIDE_THR, IP_DENY_COST, IP_EVENT_COST, IP_FILE_THR, IP_HIST_BINS,
     IP_HIST_LO, IP_HIST_WIDTH, IP_HYST, IP_INIT_SCORE, IP_INIT_THR, IP_K2, IP_LISTED_COST,
     IP_MAX_STAY, IP_MECH, IP_MIN_STAY, IP_N, IP_N_GRADES, IP_NACT, IP_NCH, IP_NEAR_BAND,
     IP_PART_THR, IP_REC_THR, IP_RELIEF, IP_ROOT5, IP_ROOT6, IP_S0, IP_SETTLE_PTS,
     IP_SETTLE_THR, IP_SMAX, IP_SMIN, IP_SPOUSE_W, IP_UPHOLD_THR, M_ADAPTIVE, M_APPEALS, M_AUX,
-    M_EXIT, N_IP, PN_ACTIVITY, PN_DENIED, PN_DETECTED, PN_FALSE, PN_LISTED, PN_OWN, PN_PUBLIC,
+    M_EXIT, N_IP, PE_ENTERED, PE_FILED, PE_FORCED, PE_LEFT, PE_REJECTED, PE_SETTLED, PE_TERM_OVER,
+    PE_UPHELD, PN_ACTIVITY, PN_DENIED, PN_DETECTED, PN_EVENTS, PN_FALSE, PN_LISTED, PN_OWN, PN_PUBLIC,
     PN_STRESS, PN_TRUE, X_OWING, X_SETTLED, X_TERM,
 )  # fmt: skip
 
@@ -231,6 +232,7 @@ def agent_score(i, r, h1, h2, h3, fl, own_prev, pub_prev, ax, mech, pbit, thresh
                             ev |= EV_CLEARED
                             acc[cap + AP_UPHELD] += 1
                         else:
+                            ev |= EV_REJECTED
                             acc[cap + AP_REJECTED] += 1
                 # §8.2.2 filing an appeal of today's wrongful attribution
                 if fc >= 0 and (ax & A_PENDING) == 0 and chan[CH_POINTS, fc] < 0:
@@ -239,6 +241,7 @@ def agent_score(i, r, h1, h2, h3, fl, own_prev, pub_prev, ax, mech, pbit, thresh
                         have4 = True
                     if np.int64(h4 >> _S32) < ip[IP_FILE_THR]:  # u_file
                         ax = (ax & ~A_CH_MASK) | A_PENDING | (fc << A_CH_SHIFT)
+                        ev |= EV_FILED
                         acc[cap + AP_FILED] += 1
             # §8.1 settlement (step 5): listed yesterday and owing
             if (mech & M_EXIT) != 0 and (ax & A_OWES) != 0 and ((np.int64(fl) >> pbit) & 1) != 0:
@@ -311,6 +314,7 @@ def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax0, ax, mec
         max_stay = ip[IP_MAX_STAY]
         if max_stay > 0 and t - np.int64(since[li]) >= max_stay:  # rule 3: the term is over
             ax &= ~A_OWES
+            ev |= EV_TERM
             if pub >= threshold:
                 bl = 0
                 acc[C_EXITS] += 1
@@ -405,6 +409,25 @@ def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax0, ax, mec
         panel[j, PN_FALSE] = fc
         panel[j, PN_ACTIVITY] = attempted
         panel[j, PN_DENIED] = denied
+        # the day's events (layout.PE_*), kept out of panel.csv: what the host cannot derive
+        pe = 0
+        if was == 0 and bl == 1:
+            pe |= PE_ENTERED
+        elif was == 1 and bl == 0:
+            pe |= PE_LEFT
+        if forced:
+            pe |= PE_FORCED
+        if (ev & EV_SETTLED) != 0:
+            pe |= PE_SETTLED
+        if (ev & EV_FILED) != 0:
+            pe |= PE_FILED
+        if (ev & EV_CLEARED) != 0:
+            pe |= PE_UPHELD
+        if (ev & EV_REJECTED) != 0:
+            pe |= PE_REJECTED
+        if (ev & EV_TERM) != 0:
+            pe |= PE_TERM_OVER
+        panel[j, PN_EVENTS] = pe
     return bl
 
 

@@ -21,7 +21,7 @@ Example::
 
     [[target]]
     metric = "mean_per_capita:entries"   # daily mean of a column, per person
-    value = 1.4728e-5
+    value = 4.980e-6
     weight = 1.0                   # optional (default 1)
     last_days = 31                 # optional: only the last 31 days
 
@@ -32,7 +32,8 @@ The loss is the weighted sum of squared relative residuals, (simulated − targe
 (absolute residual where the target is 0).
 
 Parameter paths: ``channel.NAME.FIELD``, ``activity.NAME.FIELD``, or ``SECTION.FIELD`` for the
-sections ``population``, ``score``, ``blacklist``, ``behaviour``, ``stress``. Integer fields are
+sections ``population``, ``score``, ``blacklist``, ``behaviour``, ``stress`` and, when the scenario
+has them, the CSM-2 tables ``exit``, ``appeals``, ``adaptive``. Integer fields are
 sampled as integers; booleans and names cannot be fitted.
 """
 
@@ -54,7 +55,7 @@ from credsim.fsutil import CALIBRATION, check_output_folder, write_output_folder
 from credsim.scenario import Scenario, canonical_toml, from_dict
 from credsim.scenario.loader import read_text_file
 
-SECTIONS = ("population", "score", "blacklist", "behaviour", "stress")
+SECTIONS = ("population", "score", "blacklist", "behaviour", "stress", "exit", "appeals", "adaptive")
 NAMED = ("channel", "activity")
 MAX_TRIALS = 10_000
 _KEYS = {"population", "days", "seed", "trials", "sampler_seed", "parameter", "target"}
@@ -121,6 +122,8 @@ def _locate(data: dict, path: str) -> tuple[dict, str]:
             names = ", ".join(i.get("name", "?") for i in data.get(kind, []))
             raise CredsimError(f"parameter {path!r}: no {kind} named {name!r} (known: {names})")
     elif len(parts) == 2 and parts[0] in SECTIONS:
+        if not isinstance(data.get(parts[0]), dict):  # a CSM-2 table the scenario does not have
+            raise CredsimError(f"parameter {path!r}: the scenario has no [{parts[0]}] table")
         holder, key = data[parts[0]], parts[1]
     else:
         raise CredsimError(f"parameter {path!r}: expected channel.NAME.FIELD, activity.NAME.FIELD or "

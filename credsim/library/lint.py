@@ -6,7 +6,8 @@ over time on their social behaviour or personal characteristics, with a social s
 the data was generated, or (ii) detrimental or unfavourable treatment that is unjustified or
 disproportionate to their social behaviour or its gravity.
 
-The linter reads the scenario only (no simulation) and reports four rule families:
+The linter reads the scenario only (no simulation), every policy in force of it (a
+``[[schedule]]`` changes the policy from a given day, MODEL.md §8.4), and reports four rule families:
 
 ``unrelated-context``   Art. 5(1)(c)(i): an activity is gated (``deny_blacklisted`` with a
                         list that can be reached, or ``min_score`` above the score floor) by a score
@@ -20,6 +21,9 @@ The linter reads the scenario only (no simulation) and reports four rule familie
                         (``association_penalty``) change one's own treatment.
 
 Contexts are read from channel and activity names (keywords below), then from a channel's kind.
+A finding that holds only from some day on (or until some day) says so and names the schedule
+entry whose change brings it (``from day 61 (schedule[1]): ...``); the wrongful-attribution finding
+names the appeals in force (rate filed, share upheld, mean review time).
 This is a screening aid, not legal advice: a finding names the rule and the fields to look at.
 """
 
@@ -28,6 +32,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from credsim.scenario import Scenario
+from credsim.scenario.describe import appeals_text
+from credsim.scenario.schedule import LISTS, policies
 
 ARTICLE = "EU AI Act (Regulation (EU) 2024/1689) Art. 5(1)(c)"
 
@@ -77,6 +83,8 @@ class Finding:
     rule: str
     fields: tuple[str, ...]
     message: str
+    from_day: int = 1  # the first day it holds (a schedule entry's day, or 1)
+    until_day: int | None = None  # the last day it holds (None: to the end of the run)
 
     @property
     def article(self) -> str:
@@ -151,7 +159,68 @@ def consequences(sc: Scenario) -> list[str]:
 
 
 def lint(sc: Scenario) -> list[Finding]:
-    """Every finding for one scenario, grouped by rule in the order of :data:`RULES`."""
+    """Every finding for one scenario and every policy in force of it, grouped by rule in the order
+    of :data:`RULES` (then by first day).
+
+    A scenario without a schedule has one policy: its findings are :func:`lint_policy`'s. With a
+    schedule, each policy is linted on its own; a finding that holds in every policy is reported
+    once, as it is; one that starts (or changes its message) on a later policy's day says
+    ``from day D (schedule[k]): `` and lists among its fields the entry's paths that touch its
+    fields (``schedule[k].set."channel.NAME.FIELD"``, or ``schedule[k]`` when none does); one that
+    stops holding says ``until day E``."""
+    pols = policies(sc)
+    if len(pols) == 1:
+        return lint_policy(sc)
+    seen: dict[tuple, list[int]] = {}  # (rule, fields, message) -> the policies it holds in
+    for k, (_, policy) in enumerate(pols):
+        for f in lint_policy(policy):
+            seen.setdefault((f.rule, f.fields, f.message), []).append(k)
+    out: list[Finding] = []
+    for (rule, fields, message), ks in seen.items():
+        for first, last in _runs(ks):
+            start, end = pols[first][0], (pols[last + 1][0] - 1 if last + 1 < len(pols) else None)
+            when, extra = [], []
+            if first > 0:
+                when.append(f"from day {start} (schedule[{first - 1}])")
+                extra += _entry_fields(sc, first - 1, fields)
+            if end is not None:
+                when.append(f"until day {end}")
+                extra += _entry_fields(sc, last, fields)
+            prefix = f"{' '.join(when)}: " if when else ""
+            out.append(Finding(rule, (*fields, *dict.fromkeys(extra)), prefix + message, start, end))
+    order = list(RULES)
+    return sorted(out, key=lambda f: (order.index(f.rule), f.from_day))
+
+
+def _runs(ks: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of policy indexes: [0, 1, 3] -> [(0, 1), (3, 3)]."""
+    runs: list[tuple[int, int]] = []
+    for k in ks:
+        if runs and runs[-1][1] == k - 1:
+            runs[-1] = (runs[-1][0], k)
+        else:
+            runs.append((k, k))
+    return runs
+
+
+def _entry_fields(sc: Scenario, k: int, fields: tuple[str, ...]) -> list[str]:
+    """The paths of schedule entry k that set one of a finding's fields (``channel[1].false_rate`` is
+    set by ``"channel.online_speech.false_rate"``), as ``schedule[k].set."PATH"``; else ``schedule[k]``."""
+    names = {table: [item.name for item in getattr(sc, table)] for table in LISTS}
+    wanted = set()
+    for f in fields:
+        head, _, field = f.partition(".")
+        table, _, index = head.partition("[")
+        if index and table in names and int(index[:-1]) < len(names[table]):
+            wanted.add(f"{table}.{names[table][int(index[:-1])]}.{field}")
+        else:
+            wanted.add(f)
+    hits = [f'schedule[{k}].set."{path}"' for path in sc.schedule[k].set if path in wanted]
+    return hits or [f"schedule[{k}]"]
+
+
+def lint_policy(sc: Scenario) -> list[Finding]:
+    """Every finding for one policy (a scenario read without its schedule), grouped by rule."""
     found: list[Finding] = []
     conseq = consequences(sc)
 
@@ -190,10 +259,12 @@ def lint(sc: Scenario) -> list[Finding]:
         ))  # fmt: skip
     wrong = [(i, c) for i, c in enumerate(sc.channel) if c.false_rate > 0 and c.points < 0]
     if wrong and conseq:
+        appeal_fields = ("appeals.rate", "appeals.uphold", "appeals.decide_rate") if sc.appeals is not None else ()
         found.append(Finding(
-            "disproportionate", tuple(f"channel[{i}].false_rate" for i, _ in wrong),
-            f"wrongful attributions on {', '.join(c.name for _, c in wrong)} cost points in a score with "
-            "consequences: detriment unjustified by the person's own behaviour",
+            "disproportionate", (*(f"channel[{i}].false_rate" for i, _ in wrong), *appeal_fields),
+            f"wrongful attributions on {', '.join(f'{c.name} ({c.false_rate:g} a day)' for _, c in wrong)} "
+            "cost points in a score with consequences: detriment unjustified by the person's own behaviour; "
+            f"{appeals_text(sc.appeals)}",
         ))  # fmt: skip
 
     # lawful behaviour

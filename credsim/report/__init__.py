@@ -23,8 +23,9 @@ from typing import Iterable
 from credsim.errors import CredsimError
 from credsim.fsutil import FIGURES, check_output_folder, check_replaceable_file, write_atomic, write_output_folder
 from credsim.report.charts import Chart, build_charts
+from credsim.report.policy import policy_html
 from credsim.results.run import RunResult
-from credsim.results.scorecard import check_comparable, metric_label, scorecard, verdict
+from credsim.results.scorecard import check_comparable, metric_label, metric_order, scorecard, verdict
 
 __all__ = ["write_report", "write_figures", "ReportInput", "prepare"]
 
@@ -87,7 +88,7 @@ def prepare(obj) -> ReportInput:
             notes.append(f"{label}: not scored (its population or days differ from the baseline's)")
             continue
         try:
-            check_comparable(r.scenario, base.scenario, label)
+            check_comparable(r.scenario, base.scenario, label, days=r.days)
         except CredsimError as err:
             notes.append(f"{label}: not scored ({str(err).removeprefix('compare: ')})")
             continue
@@ -125,14 +126,13 @@ def _scorecard_html(inp: ReportInput) -> str:
     if not inp.cards:
         return ""
     names = list(inp.cards)
-    first = inp.cards[names[0]]
     head = "".join(f"<th scope='col'>{e(n)}</th>" for n in names)
     body = []
-    for metric in first:
+    for metric in metric_order(inp.cards.values()):  # a metric a run lacks (its mechanism is off): a dash
         if metric in HIDDEN_METRICS:
             continue
         unit, words = metric_label(metric)
-        cells = "".join(f"<td>{_fmt(inp.cards[n].get(metric, float('nan')))}</td>" for n in names)
+        cells = "".join(f"<td>{_fmt(inp.cards[n][metric]) if metric in inp.cards[n] else '—'}</td>" for n in names)
         body.append(f"<tr><th scope='row'>{e(words[:1].upper() + words[1:])}</th><td class='unit'>{e(unit)}</td>{cells}</tr>")
     verdicts = "".join(f"<p class='verdict'><strong>{e(n)}:</strong> {e(t)}</p>" for n, t in inp.verdicts.items())
     notes = "".join(f"<p class='note'>{e(n)}</p>" for n in inp.notes)
@@ -218,16 +218,24 @@ def render_html(inp: ReportInput, charts: list[Chart]) -> str:
 population: every person here is a number in a computer, not a real individual. Hover over a chart for exact
 figures; click a legend entry to pick out one scenario; drag or scroll on a timeline to zoom.</p>
 {runs_table}
+{policy_html(inp.runs)}
 <nav>{nav}</nav>
 {_scorecard_html(inp)}
 {sections}
-<footer>Made by credsim {e(__version__)} on {stamp}. Charts use daily totals only; no individual's data is stored in this file.</footer>
+<footer>Made by credsim {e(__version__)} on {stamp}. {e(_data_note(charts))}</footer>
 </main>
 <script id="credsim-specs" type="application/json">{specs}</script>
 <script>{_vega_bundle()}</script>
 <script>{JS}</script>
 </body></html>
 """
+
+
+def _data_note(charts: list[Chart]) -> str:
+    if any(c.key == "tracked" for c in charts):
+        return ("Charts use daily totals, and one follows a few tracked agents of the synthetic population (numbers "
+                "in a computer, not people); no real individual's data is stored in this file.")
+    return "Charts use daily totals only; no individual's data is stored in this file."
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

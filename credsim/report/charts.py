@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from credsim.population import region_sizes, region_weights
+from credsim.report.policy import points_text
 from credsim.results.run import RunResult
 
 #: Okabe–Ito, the colour-blind-safe categorical palette (black first: the baseline, when present).
@@ -276,7 +277,8 @@ def events_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart:
             for measure, col in zip(EVENT_MEASURES, ("true", "detected", "false")):
                 n = int(d[f"{col}_{c.name}"].sum())
                 rows.append({"run": label, "channel": _words(c.name), "measure": measure,
-                             "per_1000": round(1000.0 * n / r.population, 2), "points": c.points})  # fmt: skip
+                             "per_1000": round(1000.0 * n / r.population, 2),
+                             "points": points_text(r.scenario, c.name)})  # fmt: skip (every policy in force)
     df = pd.DataFrame(rows)
     order = list(dict.fromkeys(df["channel"]))
     run_order = _run_colour(list(runs), baseline)["domain"]
@@ -284,7 +286,7 @@ def events_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart:
         "title": {"text": "What people did, what the system saw, and what it got wrong",
                   "subtitle": ["Events per 1,000 people over the whole run, by kind of behaviour.",
                                "Each panel has its own scale: wrong attributions are rare, but each one costs someone points."]},
-        "data": _csv(df, ["per_1000", "points"]),
+        "data": _csv(df, ["per_1000"]),
         "facet": {"column": {"field": "measure", "type": "nominal", "title": None, "sort": EVENT_MEASURES,
                              "header": {"labelFontSize": 13, "labelFontWeight": "bold"}}},
         "resolve": {"scale": {"x": "independent"}},
@@ -422,6 +424,96 @@ def regions_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart:
                  "provinces swing most.", spec, notes)  # fmt: skip
 
 
+#: Tracked agents drawn at most (small multiples), and their panels per row.
+PANEL_AGENTS = 6
+PANEL_COLUMNS_PER_ROW = 3
+
+
+def pick_agents(runs: dict[str, RunResult], baseline: str | None, most: int = PANEL_AGENTS) -> list[int]:
+    """A few agents tracked in every run with a panel: those with the most days listed, then the most days
+    with an event, in the first run with a panel that is not the baseline; ties to the lower id."""
+    from credsim.kernel.layout import PN_EVENTS, PN_LISTED
+
+    with_panel = {label: r for label, r in runs.items() if r.tables.panel is not None}
+    if not with_panel:
+        return []
+    common = None
+    for r in with_panel.values():
+        ids = set(np.asarray(r.tables.panel_agents).tolist())
+        common = ids if common is None else common & ids
+    lead = next((r for label, r in with_panel.items() if label != baseline), next(iter(with_panel.values())))
+    agents = np.asarray(lead.tables.panel_agents)
+    listed = lead.tables.panel[:, :, PN_LISTED].sum(axis=0)
+    eventful = (lead.tables.panel[:, :, PN_EVENTS] != 0).sum(axis=0)
+    ranked = sorted((-int(listed[j]), -int(eventful[j]), int(a)) for j, a in enumerate(agents) if int(a) in common)
+    return sorted(a for _, _, a in ranked[:most])
+
+
+def panel_chart(runs: dict[str, RunResult], baseline: str | None) -> Chart | None:
+    """Small multiples, one per tracked agent (a few, :func:`pick_agents`): its public score day by day
+    against the blacklist line, a colour per run. None when no run has a panel (MODEL.md §8.7)."""
+    from credsim.kernel.layout import PN_LISTED, PN_PUBLIC
+
+    chosen = pick_agents(runs, baseline)
+    if not chosen:
+        return None
+    rows, notes = [], []
+    for label, r in runs.items():
+        t = r.tables
+        if t.panel is None:
+            notes.append(f"{label}: this run tracked no agents (run it with --panel K to draw them).")
+            continue
+        index = {int(a): j for j, a in enumerate(t.panel_agents)}
+        d = r.daily
+        thr = d["threshold"].where(d["threshold"] > r.scenario.score.min)
+        for a in chosen:
+            j = index[a]
+            rows.append(pd.DataFrame({
+                "run": label, "agent": f"agent {a}", "day": d["day"],
+                "public": t.panel[:, j, PN_PUBLIC].astype(int), "threshold": thr,
+                "listed": np.where(t.panel[:, j, PN_LISTED] == 1, "yes", "no"),
+            }))  # fmt: skip
+    df = pd.concat(rows, ignore_index=True)
+    long = df.melt(id_vars=["run", "agent", "day", "listed"], value_vars=["public", "threshold"], var_name="measure",
+                   value_name="score").dropna()  # fmt: skip
+    long["measure"] = long["measure"].map({"public": "Public score", "threshold": "Blacklist line"})
+    labels = list(runs)
+    order = [f"agent {a}" for a in chosen]
+    spec = {
+        "title": {"text": "A few tracked agents, day by day",
+                  "subtitle": ["Each panel follows one tracked agent (a number in the simulated population): its "
+                               "public score (solid) and the blacklist line (dashed).",
+                               "Below the line means listing; the same agent in each scenario, so the lines differ "
+                               "only by the system."]},
+        "data": _csv(long, ["day", "score"]),
+        "facet": {"field": "agent", "type": "nominal", "title": None, "sort": order,
+                  "header": {"labelFontSize": 12, "labelFontWeight": "bold"}},
+        "columns": min(PANEL_COLUMNS_PER_ROW, len(order)),
+        "spec": {
+            "width": 210, "height": 150,
+            "mark": {"type": "line", "strokeWidth": 1.8, "interpolate": "step-after"},
+            "encoding": {
+                "x": {"field": "day", "type": "quantitative", "title": DAY_TITLE, "axis": {"tickMinStep": 1}},
+                "y": {"field": "score", "type": "quantitative", "title": "Points", "scale": {"zero": False}},
+                "color": _run_encoding(labels, baseline),
+                "strokeDash": {"field": "measure", "type": "nominal", "title": "Lines",
+                               "scale": {"domain": ["Public score", "Blacklist line"], "range": [[1, 0], [5, 3]]},
+                               "legend": {"symbolType": "stroke", "symbolSize": 500, "symbolStrokeWidth": 2}},
+                "detail": {"field": "measure"},
+                "tooltip": [{"field": "run", "title": "Scenario"}, {"field": "agent", "title": "Agent"},
+                            {"field": "day", "title": "Day"}, {"field": "measure", "title": "Line"},
+                            {"field": "score", "title": "Points", "format": ".0f"},
+                            {"field": "listed", "title": "On the blacklist"}],
+            },
+        },
+        "resolve": {"scale": {"y": "independent"}},
+    }  # fmt: skip
+    return Chart("tracked", "A few tracked agents",
+                 f"{len(chosen)} of the agents tracked in every run (those listed longest), each followed day by day: "
+                 "when its public score falls below the line it is listed. The command credsim explain RUN AGENT "
+                 "tells each one's story.", spec, notes)  # fmt: skip
+
+
 CONFIG = {
     "font": "DejaVu Sans, Helvetica, Arial, sans-serif",
     "range": {"category": OKABE_ITO[1:]},
@@ -440,6 +532,9 @@ def build_charts(runs: dict[str, RunResult], baseline: str | None) -> list[Chart
     dist = distribution_chart(runs)
     if dist is not None:
         charts.append(dist)
+    tracked = panel_chart(runs, baseline)
+    if tracked is not None:  # only when a run has a panel (MODEL.md §8.7)
+        charts.append(tracked)
     charts += [events_chart(runs, baseline), denials_chart(runs, baseline), stress_chart(runs, baseline),
                regions_chart(runs, baseline)]  # fmt: skip
     for c in charts:

@@ -17,7 +17,7 @@ import numpy as np
 from credsim.engine import Tables, Timing
 from credsim.errors import CredsimError
 from credsim.fsutil import RUN, check_output_folder, write_output_folder
-from credsim.kernel.layout import PANEL_COLUMNS
+from credsim.kernel.layout import N_PANEL_CSV, PANEL_COLUMNS
 from credsim.scenario import Scenario, canonical_toml, scenario_hash
 
 MARKER = RUN.marker  # "run.json"
@@ -79,8 +79,41 @@ def panel_rows(tables: Tables) -> np.ndarray:
     out = np.empty((days * k, len(PANEL_COLUMNS)), np.int64)
     out[:, 0] = np.repeat(np.arange(1, days + 1), k)
     out[:, 1] = np.tile(tables.panel_agents, days)
-    out[:, 2:] = tables.panel.reshape(days * k, -1)
+    out[:, 2:] = tables.panel[:, :, :N_PANEL_CSV].reshape(days * k, N_PANEL_CSV)
     return out
+
+
+def _read_panel(folder: Path, where: str, tables: Tables, table) -> None:
+    """panel.csv (and panel_events.csv, when there) of a run folder into ``tables.panel``."""
+    import pandas as pd
+
+    from credsim.kernel.layout import N_PANEL, PN_EVENTS
+    from credsim.results.events import EVENT_COLUMNS, event_bits
+
+    days = tables.daily.shape[0]
+    _, rows = table("panel.csv", PANEL_COLUMNS)
+    agents = np.unique(rows[:, 1])
+    k = len(agents)
+    expect = np.stack([np.repeat(np.arange(1, days + 1), k), np.tile(agents, days)], axis=1)
+    if rows.shape[0] != days * k or rows.shape[1] != len(PANEL_COLUMNS) or not np.array_equal(rows[:, :2], expect):
+        raise CredsimError(f"{where}: panel.csv does not hold the same agents on each of {days} days")
+    panel = np.zeros((days, k, N_PANEL), np.int16)
+    panel[:, :, : len(PANEL_COLUMNS) - 2] = rows[:, 2:].reshape(days, k, -1)
+    tables.panel, tables.panel_agents = panel, agents
+    file = folder / "panel_events.csv"
+    if not file.exists():
+        tables.panel_has_events = False
+        return
+    try:
+        events = pd.read_csv(file, keep_default_na=False, dtype={"event": str, "channel_name": str, "detail": str})
+        if list(events.columns) != EVENT_COLUMNS:
+            raise ValueError(f"columns {list(events.columns)}, expected {EVENT_COLUMNS}")
+        panel[:, :, PN_EVENTS] = event_bits(events, days, agents)
+    except OSError as err:
+        raise CredsimError(f"{where}: cannot read panel_events.csv: {err.strerror or err}") from None
+    except (ValueError, TypeError, KeyError, pd.errors.ParserError) as err:
+        why = str(err).splitlines()[0]
+        raise CredsimError(f"{where}: panel_events.csv is not a table of panel events ({why})") from None
 
 
 @dataclass
@@ -125,6 +158,17 @@ class RunResult:
         return pd.DataFrame(panel_rows(self.tables), columns=PANEL_COLUMNS)
 
     @property
+    def panel_events(self):
+        """The tracked agents' events (:mod:`credsim.results.events`: panel_events.csv) as a DataFrame,
+        or None without a panel or when the panel was read back without its events."""
+        from credsim.results.events import panel_events
+
+        t = self.tables
+        if t.panel is None or not t.panel_has_events:
+            return None
+        return panel_events(t.panel, t.panel_agents, t.daily[:, 1], self.scenario)
+
+    @property
     def histogram(self):
         """Public-score histogram (extension) as a long DataFrame: day, bin_lo, bin_hi, count; or None."""
         import pandas as pd
@@ -165,8 +209,8 @@ class RunResult:
 
     # -- files ------------------------------------------------------------------------------------
     def write_dir(self, out: str | Path, parquet: bool = True) -> Path:
-        """Write daily.csv, regions.csv, panel.csv with a panel (+ Parquet), scenario.toml and run.json
-        into ``out``: a new folder atomically, an earlier run folder file by file (only credsim's own
+        """Write daily.csv, regions.csv, panel.csv and panel_events.csv with a panel (+ Parquet),
+        scenario.toml and run.json into ``out``: a new folder atomically, an earlier run folder file by file (only credsim's own
         files are replaced)."""
         out = Path(out)
         check_output_folder(out, RUN)
@@ -175,14 +219,20 @@ class RunResult:
             "regions.csv": csv_bytes(REGION_COLUMNS, region_rows(self.tables)),
             "scenario.toml": canonical_toml(self.scenario).encode(),
         }
+        events = None
         if self.tables.panel is not None:
+            from credsim.results.events import csv_bytes as events_csv
+
             files["panel.csv"] = csv_bytes(PANEL_COLUMNS, panel_rows(self.tables))
+            events = self.panel_events
+            if events is not None:
+                files["panel_events.csv"] = events_csv(events)
         hist = self.histogram
         if hist is not None:
             files["histogram.csv"] = csv_bytes(list(hist.columns), hist.to_numpy(np.int64))
         if parquet:
-            files.update(self._parquet_files(hist))
-        del hist
+            files.update(self._parquet_files(hist, events))
+        del hist, events
         try:
             write_output_folder(out, RUN, files, self.meta())
         except OSError as err:
@@ -246,12 +296,14 @@ class RunResult:
             bins = len(h) // len(hist_days)
             tables.hist_days, tables.hist = hist_days, h[:, 3].reshape(len(hist_days), bins).copy()
             tables.hist_lo, tables.hist_width = int(h[0, 1]), int(h[0, 2] - h[0, 1] + 1)
+        if (folder / "panel.csv").exists():
+            _read_panel(folder, where, tables, table)
         timing = Timing(float(meta.get("setup_s") or 0.0), float(meta.get("loop_s") or 0.0))
         every = tables.hist_days[1] - tables.hist_days[0] if len(tables.hist_days) > 1 else 1
         run_id = meta.get("run_id") if isinstance(meta.get("run_id"), str) else None
         return cls(name, scenario, population, days, seed, backend, tables, timing, run_id, hist_every=every)
 
-    def _parquet_files(self, hist=None) -> dict[str, bytes]:
+    def _parquet_files(self, hist=None, events=None) -> dict[str, bytes]:
         """The tables as Parquet, in memory (so they are fsynced with the rest); one table at a time."""
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -259,6 +311,8 @@ class RunResult:
         frames = {"daily.parquet": lambda: self.daily, "regions.parquet": lambda: self.regions}
         if self.tables.panel is not None:
             frames["panel.parquet"] = lambda: self.panel
+            if events is not None:
+                frames["panel_events.parquet"] = lambda: events
         if self.tables.hist is not None:
             frames["histogram.parquet"] = lambda: self.histogram if hist is None else hist
         out = {}

@@ -13,6 +13,7 @@ import pandas as pd
 
 from credsim.errors import CredsimError
 from credsim.scenario import Scenario
+from credsim.scenario.schedule import policies as policies_in_force
 
 #: Metric name → (unit, plain-words description), in display order (activities are added per scenario).
 METRICS: dict[str, tuple[str, str]] = {
@@ -26,7 +27,18 @@ METRICS: dict[str, tuple[str, str]] = {
     "spillover_pct_of_listed": ("%", "of the listed, share listed by a spouse's pull (mean over days)"),
     "wrongly_flagged_pct_of_listed": ("%", "of the listed, share ever wrongly attributed (mean over days)"),
     "stress_high_pct": ("%", "share in high stress (>= 128) on the last day"),
+    # CSM-2 (MODEL.md §8.6): each only when its daily columns exist (its scenario table is present)
+    "settlements": ("settlements", "settlements: a listed person paid the obligation that kept them listed"),
+    "term_exits": ("people", "term exits: left the list because the listing term ran out"),
+    "appeals_filed": ("appeals", "appeals of wrongful attributions filed"),
+    "appeals_upheld": ("appeals", "appeals upheld (the record cleared)"),
+    "appeals_rejected": ("appeals", "appeals rejected"),
+    "appeals_upheld_pct": ("%", "of the appeals decided, share upheld"),
+    "wrongful_listing_person_days": ("days", "person-days on the list with a wrongful record"),
+    "wrongful_listing_days_per_capita": ("days", "days on the list with a wrongful record, per person"),
 }
+#: Daily columns (MODEL.md §8.6) whose presence means the scenario has [exit] / [appeals].
+EXIT_COLUMN, APPEALS_COLUMN = "settlements", "appeals_filed"
 
 
 def _channels(scenario: Scenario, kind: str, penalised_only: bool = False) -> list[str]:
@@ -62,9 +74,10 @@ WORLD_FIELDS = {
 }
 
 
-def check_comparable(scenario: Scenario, baseline: Scenario, name: str) -> None:
-    """The scenario must live in the baseline's world: same population, same channels and
-    activities (names, order, kinds, base rates); only the system may differ."""
+def check_comparable(scenario: Scenario, baseline: Scenario, name: str, days: int | None = None) -> None:
+    """The scenario must live in the baseline's world on every day: same population, same channels
+    and activities (names, order, kinds, base rates) in every plan in force (MODEL.md §8.4: a schedule
+    may change a ``base``); only the system may differ. ``days``: only switches up to that day count."""
     if [c.name for c in scenario.channel] != [c.name for c in baseline.channel]:
         raise CredsimError(f"compare: scenario {name!r} has channels that differ from the baseline's; "
                            "a scorecard needs the same channels in the same order")  # fmt: skip
@@ -74,12 +87,24 @@ def check_comparable(scenario: Scenario, baseline: Scenario, name: str) -> None:
         if getattr(scenario.population, field) != getattr(baseline.population, field):
             raise CredsimError(f"compare: scenario {name!r} differs from the baseline in population.{field}; "
                                "only the system may differ for a scorecard (same world, same draws)")  # fmt: skip
-    for what in ("channel", "activity"):
-        for i, (ours, base) in enumerate(zip(getattr(scenario, what), getattr(baseline, what))):
-            for field in WORLD_FIELDS[what]:
-                if getattr(ours, field) != getattr(base, field):
-                    raise CredsimError(f"compare: scenario {name!r} differs from the baseline in {what}[{i}].{field} "
-                                       "(behaviour without the system); only the system may differ")  # fmt: skip
+    ours, theirs = policies_in_force(scenario), policies_in_force(baseline)
+    switch = sorted({d for d, _ in ours} | {d for d, _ in theirs})
+    for day in (d for d in switch if days is None or d <= days):
+        mine, base = _in_force(ours, day), _in_force(theirs, day)
+        when = "" if day == 1 else f" from day {day} (a [[schedule]] entry changes it)"
+        for what in ("channel", "activity"):
+            for i, (a, b) in enumerate(zip(getattr(mine, what), getattr(base, what))):
+                for field in WORLD_FIELDS[what]:
+                    if getattr(a, field) != getattr(b, field):
+                        raise CredsimError(
+                            f"compare: scenario {name!r} differs from the baseline in {what}[{i}].{field}{when} "
+                            "(behaviour without the system); only the system may differ"
+                        )
+
+
+def _in_force(policies: list[tuple[int, Scenario]], day: int) -> Scenario:
+    """The policy in force on ``day`` of a list of (first day, policy), first days ascending."""
+    return [p for d, p in policies if d <= day][-1]
 
 
 def scorecard(daily: pd.DataFrame, scenario: Scenario, base_daily: pd.DataFrame, population: int) -> dict[str, float]:
@@ -103,9 +128,48 @@ def scorecard(daily: pd.DataFrame, scenario: Scenario, base_daily: pd.DataFrame,
         attempts = int(daily[f"attempts_{a.name}"].sum())
         out[f"{a.name}_denied_per_1000"] = 1000.0 * int(daily[f"denied_{a.name}"].sum()) / attempts if attempts else 0.0
     out["stress_high_pct"] = 100.0 * int(last["stress_high"]) / population
+    out.update(csm2_metrics(daily, population))
     # absolute counts the verdict needs
     out["offences_prevented"] = float(_true_total(base_daily, off) - _true_total(daily, off))
     out["listed_person_days"] = float(daily["listed"].sum())
+    return out
+
+
+def csm2_metrics(daily: pd.DataFrame, population: int) -> dict[str, float]:
+    """What CSM-2's mechanisms make measurable (MODEL.md §8.6), each a sum of daily columns; a metric
+    whose columns are absent (its table is not in the scenario) is absent, not zero.
+
+    The wrongful listing, Σ over days of ``listed_wrongly_flagged`` (person-days on the list while
+    holding a wrongful record) and per capita, is a §5 column: every scenario has it, so appeals can be
+    judged against a scenario without them. ``settlements``, ``term_exits``: Σ of those columns (with
+    [exit]). ``appeals_filed``, ``appeals_upheld``, ``appeals_rejected``: Σ of those columns (with
+    [appeals]); ``appeals_upheld_pct`` = 100 × upheld / (upheld + rejected), NaN when none was decided.
+    """
+    wrongful = int(daily["listed_wrongly_flagged"].sum())
+    out: dict[str, float] = {"wrongful_listing_person_days": float(wrongful),
+                             "wrongful_listing_days_per_capita": wrongful / population}  # fmt: skip
+    if EXIT_COLUMN in daily.columns:
+        out["settlements"] = float(daily["settlements"].sum())
+        out["term_exits"] = float(daily["term_exits"].sum())
+    if APPEALS_COLUMN in daily.columns:
+        filed, upheld = int(daily["appeals_filed"].sum()), int(daily["appeals_upheld"].sum())
+        rejected = int(daily["appeals_rejected"].sum())
+        out["appeals_filed"], out["appeals_upheld"] = float(filed), float(upheld)
+        out["appeals_rejected"] = float(rejected)
+        out["appeals_upheld_pct"] = 100.0 * upheld / (upheld + rejected) if upheld + rejected else math.nan
+    return out
+
+
+def metric_order(cards) -> list[str]:
+    """Every metric of some card, each once, in the cards' order: a metric only some cards have (a CSM-2
+    mechanism the baseline lacks) comes after the metric it follows in the first card that has it."""
+    out: list[str] = []
+    for card in cards:
+        prev = None
+        for metric in card:
+            if metric not in out:
+                out.insert(out.index(prev) + 1 if prev is not None else 0, metric)
+            prev = metric
     return out
 
 
@@ -120,6 +184,34 @@ def metric_label(metric: str) -> tuple[str, str]:
 
 def _fmt(x: float, digits: int = 1) -> str:
     return "n/a" if x != x else f"{x:,.{digits}f}"
+
+
+def _count(x: float, one: str, many: str) -> str:
+    return f"{x:,.0f} {one if x == 1 else many}"
+
+
+def _csm2_sentences(card: dict[str, float]) -> list[str]:
+    """The CSM-2 numbers in words, each only when the card has it (never for a CSM-1 scenario)."""
+    parts = []
+    if "settlements" in card:
+        settled, term = card["settlements"], card["term_exits"]
+        parts.append(f"There were {_count(settled, 'settlement', 'settlements')} (a listed person paying the "
+                     f"obligation that kept them on the list), and {_count(term, 'listing', 'listings')} ended "
+                     "because the listing term ran out.")  # fmt: skip
+    if "appeals_filed" in card:
+        filed = card["appeals_filed"]
+        decided = card["appeals_upheld"] + card["appeals_rejected"]
+        if filed == 0:
+            text = "No wrongful attribution was appealed"
+        elif decided == 0:
+            text = f"{_count(filed, 'appeal was', 'appeals were')} filed and none was decided"
+        else:
+            text = (f"{_count(filed, 'appeal was', 'appeals were')} filed; {_fmt(card['appeals_upheld_pct'], 0)}% of "
+                    f"the {decided:,.0f} decided were upheld")  # fmt: skip
+        per = _fmt(card["wrongful_listing_days_per_capita"], 3)
+        parts.append(f"{text}; people spent {card['wrongful_listing_person_days']:,.0f} person-days on the list "
+                     f"while holding a wrongful record ({per} per person).")  # fmt: skip
+    return parts
 
 
 def verdict(name: str, card: dict[str, float], population: int, days: int) -> str:
@@ -145,6 +237,7 @@ def verdict(name: str, card: dict[str, float], population: int, days: int) -> st
             f"had been wrongly attributed an event; {_fmt(card['ever_listed_pct'])}% of everyone was listed at "
             f"some point."
         )
+    parts += _csm2_sentences(card)
     if card["lawful_suppressed_pct"] and not math.isnan(card["lawful_suppressed_pct"]):
         parts.append(f"Lawful behaviour that the system penalises fell by {_fmt(card['lawful_suppressed_pct'])}%.")
     parts.append(f"{_fmt(card['stress_high_pct'])}% ended the run in high stress.")

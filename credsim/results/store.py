@@ -21,7 +21,8 @@ import pandas as pd
 
 from credsim.engine import Tables, Timing
 from credsim.errors import CredsimError
-from credsim.results.run import REGION_COLUMNS, RunResult, region_rows
+from credsim.kernel.layout import PANEL_COLUMNS
+from credsim.results.run import REGION_COLUMNS, RunResult, panel_rows, region_rows
 from credsim.scenario import canonical_toml, from_toml, scenario_hash
 
 SCHEMA_VERSION = 1
@@ -39,7 +40,18 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS daily (run_id VARCHAR, day INTEGER, metric VARCHAR, value BIGINT, col INTEGER);
 CREATE TABLE IF NOT EXISTS regions (run_id VARCHAR, day INTEGER, region INTEGER, listed BIGINT, sum_public BIGINT);
 CREATE TABLE IF NOT EXISTS histogram (run_id VARCHAR, day INTEGER, bin INTEGER, count BIGINT);
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS panel INTEGER DEFAULT 0;
+CREATE TABLE IF NOT EXISTS panel (run_id VARCHAR, day INTEGER, agent BIGINT, own SMALLINT, public SMALLINT,
+    listed SMALLINT, stress SMALLINT, true_channel SMALLINT, detected SMALLINT, false_channel SMALLINT,
+    activity SMALLINT, denied SMALLINT);
+CREATE TABLE IF NOT EXISTS panel_events (run_id VARCHAR, day INTEGER, agent BIGINT, event VARCHAR,
+    channel SMALLINT, channel_name VARCHAR, detail VARCHAR);
 """
+#: Columns of ``runs`` in insertion order (``panel``, the panel's K, was added after the first catalogs:
+#: a catalog opened for writing gains it, with 0 for its older runs).
+RUN_COLUMNS = ("run_id", "name", "scenario_hash", "scenario_toml", "population", "days", "seed", "backend",
+               "hist_bins", "hist_every", "code_version", "versions", "setup_s", "loop_s", "created_at", "complete",
+               "region_names", "hist_lo", "hist_width", "panel")  # fmt: skip
 
 
 def catalog_path(path: str | Path | None = None) -> Path:
@@ -151,12 +163,20 @@ class Catalog:
             bins = t.hist.shape[1]
             hist = pd.DataFrame({"run_id": run_id, "day": np.repeat(t.hist_days, bins),
                                  "bin": np.tile(np.arange(bins), len(t.hist_days)), "count": t.hist.reshape(-1)})  # fmt: skip
+        panel = events = None
+        if t.panel is not None:
+            panel = pd.DataFrame(panel_rows(t), columns=PANEL_COLUMNS)
+            panel.insert(0, "run_id", run_id)
+            events = result.panel_events
+            if events is not None:
+                events = events.copy()
+                events.insert(0, "run_id", run_id)
         row = [
             run_id, result.name, scenario_hash(result.scenario), canonical_toml(result.scenario), result.population,
             result.days, result.seed, result.backend, 0 if t.hist is None else t.hist.shape[1],
             getattr(result, "hist_every", 1), code_version(), json.dumps(package_versions()), result.timing.setup_s,
             result.timing.loop_s, datetime.now(timezone.utc).replace(tzinfo=None), True,
-            json.dumps(t.region_names), t.hist_lo, t.hist_width,
+            json.dumps(t.region_names), t.hist_lo, t.hist_width, 0 if t.panel is None else t.panel.shape[1],
         ]  # fmt: skip
         with self.connect(write=True) as con:
             con.execute("BEGIN TRANSACTION")
@@ -168,7 +188,13 @@ class Catalog:
                 if hist is not None:
                     con.register("hist_df", hist)
                     con.execute("INSERT INTO histogram SELECT * FROM hist_df")
-                con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(row))})", row)
+                if panel is not None:
+                    con.register("panel_df", panel)
+                    con.execute("INSERT INTO panel SELECT * FROM panel_df")
+                if events is not None:
+                    con.register("events_df", events)
+                    con.execute("INSERT INTO panel_events SELECT * FROM events_df")
+                con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(row))})", row)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -187,16 +213,22 @@ class Catalog:
                 "FROM runs WHERE complete ORDER BY created_at DESC"
             ).df()
 
-    def find(self, scenario, population: int, days: int, seed: int, hist_bins: int = 0, hist_every: int = 1) -> str | None:
-        """The id of a stored run with the same inputs and code version, if any."""
+    def find(self, scenario, population: int, days: int, seed: int, hist_bins: int = 0, hist_every: int = 1,
+             panel: int = 0) -> str | None:  # fmt: skip
+        """The id of a stored run with the same inputs and code version, if any; with ``panel`` > 0, one
+        that tracked the same K agents (a run's panel changes nothing else, MODEL.md §8.7)."""
         if not self.path.exists():
             return None
         with self.connect() as con:
+            with_panel = "panel" in _columns(con, "runs")
+            if panel and not with_panel:
+                return None  # a catalog from before panels: none of its runs has one
             row = con.execute(
                 "SELECT run_id FROM runs WHERE complete AND scenario_hash = ? AND population = ? AND days = ? "
                 "AND seed = ? AND code_version = ? AND hist_bins = ? AND (hist_bins = 0 OR hist_every = ?) "
-                "ORDER BY created_at DESC LIMIT 1",
-                [scenario_hash(scenario), population, days, seed, code_version(), hist_bins, hist_every],
+                + ("AND panel = ? " if panel else "") + "ORDER BY created_at DESC LIMIT 1",
+                [scenario_hash(scenario), population, days, seed, code_version(), hist_bins, hist_every]
+                + ([panel] if panel else []),
             ).fetchone()
         return row[0] if row else None
 
@@ -214,6 +246,13 @@ class Catalog:
                 "SELECT day, region, listed, sum_public FROM regions WHERE run_id = ? ORDER BY day, region", [run_id]
             ).df()
             hist = con.execute("SELECT day, bin, count FROM histogram WHERE run_id = ? ORDER BY day, bin", [run_id]).df()
+            panel = events = None
+            if int(m.get("panel", 0) or 0) > 0 and "panel" in _tables(con):
+                cols = ", ".join(PANEL_COLUMNS)
+                panel = con.execute(f"SELECT {cols} FROM panel WHERE run_id = ? ORDER BY day, agent",
+                                    [run_id]).fetchnumpy()  # fmt: skip
+                events = con.execute("SELECT day, agent, event, channel, channel_name, detail FROM panel_events "
+                                     "WHERE run_id = ?", [run_id]).df()  # fmt: skip
         n_cols = int(daily["col"].max()) + 1
         days = int(m["days"])
         columns = daily["metric"].iloc[:n_cols].tolist()
@@ -228,6 +267,33 @@ class Catalog:
             tables.hist_days = sorted(hist["day"].unique().tolist())
             tables.hist = hist["count"].to_numpy(np.int64).reshape(len(tables.hist_days), -1)
             tables.hist_lo, tables.hist_width = int(m["hist_lo"]), int(m["hist_width"])
+        if panel is not None:
+            _panel_into(tables, panel, events, days, run_id)
         scenario = from_toml(m["scenario_toml"], f"catalog run {run_id}")
         timing = Timing(float(m["setup_s"]), float(m["loop_s"]))
         return RunResult(m["name"], scenario, int(m["population"]), days, int(m["seed"]), m["backend"], tables, timing, run_id)
+
+
+def _columns(con, table: str) -> set[str]:
+    return {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                                      [table]).fetchall()}  # fmt: skip
+
+
+def _tables(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def _panel_into(tables: Tables, panel: dict, events: pd.DataFrame, days: int, run_id: str) -> None:
+    """A stored panel and its events back into ``tables.panel`` (the kernel's layout, events as bits)."""
+    from credsim.kernel.layout import N_PANEL, PN_EVENTS
+    from credsim.results.events import event_bits
+
+    agents = np.unique(np.asarray(panel["agent"], np.int64))
+    k = len(agents)
+    if len(panel["day"]) != days * k:
+        raise CredsimError(f"catalog: run {run_id}'s panel does not hold {k} agents on each of {days} days")
+    out = np.zeros((days, k, N_PANEL), np.int16)
+    for i, col in enumerate(PANEL_COLUMNS[2:]):
+        out[:, :, i] = np.asarray(panel[col], np.int16).reshape(days, k)
+    out[:, :, PN_EVENTS] = event_bits(events, days, agents)
+    tables.panel, tables.panel_agents = out, agents

@@ -5,8 +5,9 @@
 "use strict";
 
 const state = {
-  form: null, presets: [], scenario: null, source: "", sourceKind: "preset",
+  form: null, presets: [], scenario: null, source: "", sourceKind: "preset", schedule: [],
   job: null, views: [], resultSeq: 0, lastCard: null, validateTimer: null, validateSeq: 0,
+  memory: {},  // the values of a switched-off table or group, restored when it is switched on again
 };
 
 // -- small helpers ----------------------------------------------------------------------------------
@@ -132,6 +133,54 @@ function groupFields(fields, data, prefix, compact) {
   return nodes;
 }
 
+// A switch for an optional table ([exit], [appeals], [adaptive]) or a group of fields (the initial
+// list): off, the table or the fields are absent from the scenario (the model's defaults apply).
+function toggleNode(group, on, label, onChange) {
+  const id = `toggle-${group.replace(/[^A-Za-z0-9]/g, "-")}`;
+  const box = el("input", {type: "checkbox", id, "data-group-toggle": group, checked: on, "aria-label": label});
+  box.addEventListener("change", () => onChange(box.checked));
+  return el("label", {class: "toggle", for: id, title: label}, box, el("span", {text: on ? "on" : "off"}));
+}
+
+function setTable(key, on, defaults) {
+  const sc = state.scenario;
+  if (on) sc[key] = state.memory[key] || Object.assign({}, defaults || {});
+  else { if (sc[key]) state.memory[key] = sc[key]; delete sc[key]; }
+  edited();
+}
+
+function setGroup(section, group, on) {
+  const body = state.scenario[section];
+  const mem = `${section}.${group.key}`;
+  if (on) Object.assign(body, state.memory[mem] || group.defaults || {});
+  else {
+    state.memory[mem] = Object.fromEntries(group.fields.map((f) => [f, body[f]]));
+    for (const f of group.fields) delete body[f];
+  }
+  edited();
+}
+
+function edited() {
+  const name = $("#run-name");
+  if (name.value === state.source) name.value = `${state.source}-custom`.slice(0, 48);
+  buildForm();
+  scheduleValidate(50);
+}
+
+function scheduleNode(section) {
+  // read-only: a loaded schedule is shown and sent back unchanged
+  const lines = state.schedule || [];
+  const details = el("details", {class: "section", id: `section-${section.key}`, open: lines.length > 0},
+    el("summary", {}, section.title, el("span", {class: "sub", text: `${lines.length} ${lines.length === 1 ? "entry" : "entries"} · read-only`})),
+    el("div", {class: "msg section-msg", "data-msg-for": section.key}));
+  if (!lines.length) details.append(el("p", {class: "help", text: "None: one policy for the whole run. Upload a TOML file with [[schedule]] entries to change the policy during a run."}));
+  else {
+    details.append(el("ol", {class: "schedule", id: "schedule-summary"}, lines.map((t) => el("li", {text: t}))));
+    details.append(el("p", {class: "help", text: "Each entry changes the policy from its day on (the values before → after). Shown read-only: the run uses the schedule as loaded; upload a TOML file to change it."}));
+  }
+  return details;
+}
+
 function buildForm() {
   const form = $("#scenario-form");
   form.replaceChildren();
@@ -139,6 +188,18 @@ function buildForm() {
   const sections = state.form.sections.slice().sort((a, b) => hasKey(b) - hasKey(a));
   for (const section of sections) {
     const key = section.key;
+    if (section.read_only) { form.append(scheduleNode(section)); continue; }
+    if (section.optional) {
+      const on = sc[key] !== undefined && sc[key] !== null;
+      const details = el("details", {class: "section optional" + (on ? " on" : ""), open: on, id: `section-${key}`},
+        el("summary", {}, section.title, el("span", {class: "sub", text: "CSM-2"}),
+          toggleNode(key, on, `switch ${section.title.toLowerCase()} on or off`, (v) => setTable(key, v, section.defaults))),
+        el("div", {class: "msg section-msg", "data-msg-for": key}),
+        el("p", {class: "help"}, richText(section.description + (on ? "" : " Off: the scenario has no such table."))));
+      if (on) details.append(...groupFields(section.fields, sc[key], key));
+      form.append(details);
+      continue;
+    }
     const open = hasKey(section);
     const sub = open ? "mechanisms" : "";
     const details = el("details", {class: "section", open, id: `section-${key}`},
@@ -158,7 +219,18 @@ function buildForm() {
           groupFields(fields, item, `${key}[${i}]`, true)));
       });
     } else {
-      details.append(...groupFields(section.fields, sc[key] || {}, key));
+      const grouped = new Set((section.groups || []).flatMap((g) => g.fields));
+      details.append(...groupFields(section.fields.filter((f) => !grouped.has(f.key)), sc[key] || {}, key));
+      for (const g of section.groups || []) {
+        const body = sc[key] || {};
+        const on = g.fields.some((f) => body[f] !== undefined && body[f] !== null && body[f] !== 0);
+        const box = el("div", {class: "group" + (on ? " on" : ""), id: `group-${key}-${g.key}`},
+          el("div", {class: "group-head"}, el("strong", {text: g.title}), el("span", {class: "sub", text: "CSM-2"}),
+            toggleNode(`${key}.${g.key}`, on, `switch ${g.title.toLowerCase()} on or off`, (v) => setGroup(key, g, v))),
+          el("p", {class: "help"}, richText(g.description)));
+        if (on) box.append(el("div", {class: "grid2"}, section.fields.filter((f) => g.fields.includes(f.key)).map((f) => fieldNode(f, `${key}.${f.key}`, body[f.key]))));
+        details.append(box);
+      }
     }
     form.append(details);
   }
@@ -233,12 +305,19 @@ async function validate() {
   if (seq !== state.validateSeq) return res.data && res.data.ok;  // a newer check is on its way
   if (!res.ok) { $("#run-msg").textContent = res.data.error || "validation failed"; return false; }
   showErrors(res.data.errors);
+  if (res.data.schedule && res.data.schedule.join("\n") !== state.schedule.join("\n")) {
+    state.schedule = res.data.schedule;  // an edited base value shows as the value before an entry
+    const list = $("#schedule-summary");
+    if (list) fill(list, state.schedule.map((t) => el("li", {text: t})));
+  }
   return res.data.ok;
 }
 
 // -- scenario sources ----------------------------------------------------------------------------------
-function setScenario(name, scenario, kind, note) {
+function setScenario(name, scenario, kind, note, schedule) {
   state.scenario = scenario;
+  state.schedule = schedule || [];
+  state.memory = {};
   state.source = name;
   state.sourceKind = kind;
   $("#run-name").value = name;
@@ -256,7 +335,7 @@ async function loadPreset(name) {
   if (!res.ok) { $("#upload-msg").textContent = res.data.error; return; }
   $("#upload-msg").textContent = "";
   $("#upload").value = "";
-  setScenario(res.data.name, res.data.scenario, "preset", "");
+  setScenario(res.data.name, res.data.scenario, "preset", "", res.data.schedule);
 }
 
 async function uploadFile(file) {
@@ -268,7 +347,7 @@ async function uploadFile(file) {
   if (!res.ok) { msg.textContent = res.data.error; return; }
   msg.textContent = "";
   $("#preset").value = "";
-  setScenario(res.data.name, res.data.scenario, "upload", `From ${file.name}.`);
+  setScenario(res.data.name, res.data.scenario, "upload", `From ${file.name}.`, res.data.schedule);
 }
 
 // -- running -------------------------------------------------------------------------------------------
@@ -342,6 +421,19 @@ function scorecardNode(card, previous) {
   return el("div", {class: "tablewrap"}, el("table", {id: "scorecard-table"}, el("thead", {}, head), el("tbody", {}, rows)));
 }
 
+// The CSM-2 mechanisms' daily columns (settlements, appeals, near the line), summed over each run.
+function mechanismsNode(m) {
+  if (!m) return null;
+  const head = el("tr", {}, el("th", {scope: "col", text: "Daily column"}), el("th", {scope: "col", text: "Measure"}),
+    m.columns.map((c) => el("th", {scope: "col", text: c})));
+  const rows = m.rows.map((r) => el("tr", {"data-column": r.column},
+    el("th", {scope: "row"}, el("code", {text: r.column})), el("td", {class: "unit", text: r.label}),
+    r.values.map((v) => el("td", {text: v === null ? "—" : fmtNum(v, r.how === "mean" ? 1 : 0)}))));
+  return [el("h3", {text: "CSM-2 mechanisms"}),
+    el("p", {class: "note", text: "The daily columns of the mechanisms switched on (— : the run has no such column)."}),
+    el("div", {class: "tablewrap"}, el("table", {id: "mechanisms-table"}, el("thead", {}, head), el("tbody", {}, rows)))];
+}
+
 async function renderResults(result, title) {
   for (const v of state.views) { try { v.finalize(); } catch (e) { /* already gone */ } }
   state.views = [];
@@ -368,6 +460,7 @@ async function renderResults(result, title) {
     state.lastCard = {baseline: r0.run_id, runId: run.run_id, label: run.run_id,
       values: Object.fromEntries(card.rows.map((r) => [r.metric, r.values[1]]))};
   }
+  fill($("#mechanisms"), mechanismsNode(result.mechanisms));
   const verdicts = Object.entries(result.verdicts || {}).map(([n, t]) => el("p", {class: "verdict"}, el("strong", {text: `${n}: `}), t));
   $("#verdicts").replaceChildren(...verdicts, ...(result.notes || []).map((n) => el("p", {class: "note", text: n})));
 
@@ -435,7 +528,7 @@ async function editRun(runId) {
   $("#run-population").value = String(d.population);
   $("#run-days").value = String(d.days);
   $("#run-seed").value = d.seed;
-  setScenario(/^[a-z][a-z0-9_-]{0,47}$/.test(d.name) ? d.name : "edited", d.scenario, "run", `From stored run ${runId}.`);
+  setScenario(/^[a-z][a-z0-9_-]{0,47}$/.test(d.name) ? d.name : "edited", d.scenario, "run", `From stored run ${runId}.`, d.schedule);
 }
 
 // -- start -----------------------------------------------------------------------------------------------
