@@ -104,7 +104,9 @@ def _floor_chunk(k, key, lo, hi, chunk, own, flags, since, stress, row):
 def floor_day(key, lo, hi, chunk, own, flags, since, stress, acc):
     """One floor day over agents lo..hi-1 (lo even); chunk k of ``chunk`` pairs writes acc[k]."""
     for k in prange(acc.shape[0]):
-        _floor_chunk(k, key, lo, hi, chunk, own, flags, since, stress, acc[k])
+        # int64(k): prange's index is uint64 once lowered, int64 while run_day is typed; one cast
+        # and the chunk function compiles once, not twice (credsim.kernel.cpu compiles it twice)
+        _floor_chunk(np.int64(k), key, lo, hi, chunk, own, flags, since, stress, acc[k])
 
 
 numba.config.CACHE_DIR = _saved_cache_dir

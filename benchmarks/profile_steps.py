@@ -57,6 +57,9 @@ VARIANTS: dict[str, tuple[dict[str, object], str]] = {
     "proto:both": ({"P_UNSIGNED": True, "P_LOCAL_SUMS": True}, "prototype: the two above together"),
     "proto:llvm-inline": ({"INLINE": "never"}, "prototype: agent_score/agent_finish inlined by LLVM, not numba"),
 }
+#: run by default: every step whose removal could matter, and the prototypes worth a compile each
+DEFAULT = ["all-on", "-events", "-false", "-association", "-blacklist", "-activity", "-stress", "-daily",
+           "-region-sums", "skeleton", "proto:unsigned", "proto:local-sums"]  # fmt: skip
 EXACT = {"all-on", "proto:unsigned", "proto:local-sums", "proto:both", "proto:llvm-inline"}  # must give the project's tables
 
 TEMPLATE = HERE / "step_variant.py"
@@ -80,7 +83,7 @@ def variant_source(switches: dict[str, object]) -> str:
 def load_variant(name: str):
     """Write (once) and import the module of variant `name`; numba caches it beside the file."""
     src = variant_source(VARIANTS[name][0])
-    digest = hashlib.sha256(src.encode() + Path(sys.modules["credsim"].__file__).parent.joinpath(
+    digest = hashlib.sha256(b"2" + src.encode() + Path(sys.modules["credsim"].__file__).parent.joinpath(
         "kernel", "hash.py").read_bytes()).hexdigest()[:16]  # fmt: skip
     path = _cache_root() / f"v_{digest}.py"
     if not path.exists():
@@ -88,8 +91,12 @@ def load_variant(name: str):
         tmp = path.with_suffix(".tmp")
         tmp.write_text(src)
         tmp.replace(path)
-    spec = importlib.util.spec_from_file_location(f"_credsim_variant_{digest}", path)
+    name = f"_credsim_variant_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # numba records the module's name in its cache and imports it on load
     spec.loader.exec_module(mod)
     return mod
 
@@ -172,14 +179,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--scenario", default="essay")
-    ap.add_argument("--only", default="", help="comma-separated variant names (default: all)")
+    ap.add_argument("--only", default="", help="comma-separated variant names (default: DEFAULT; 'all': every one)")
     ap.add_argument("--list", action="store_true", help="list the variants and exit")
     args = ap.parse_args()
     if args.list:
         for name, (_, what) in VARIANTS.items():
             print(f"{name:18} {what}")
         return
-    names = [v for v in args.only.split(",") if v] or list(VARIANTS)
+    names = list(VARIANTS) if args.only == "all" else [v for v in args.only.split(",") if v] or list(DEFAULT)
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         ap.error(f"--only: unknown variant(s) {', '.join(unknown)} (see --list)")

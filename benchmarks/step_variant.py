@@ -348,7 +348,7 @@ def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, 
 @njit(parallel=True, cache=True)
 def run_day(t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, halo, ip, beh, chan, act, reg_start, reg_size, amod, acc, racc):
     for k in prange(acc.shape[0]):
-        _run_chunk(
-            k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, halo, ip, beh, chan, act,
+        _run_chunk(  # int64(k): the same signature as when run_day is typed, so one compile, not two
+            np.int64(k), t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, halo, ip, beh, chan, act,
             reg_start, reg_size, amod, acc[k], racc[k],
         )
