@@ -84,6 +84,21 @@ def scenarios() -> tuple[list[tuple[str, str]], list[str]]:
     return [*chosen, ("essay2", str(ESSAY2))], notes
 
 
+def day_loop(spec: str, n: int, days: int, threads: int | None) -> tuple[float, float]:
+    """(wall, process CPU) seconds of days 2..D of `credsim.api.simulate`'s day loop, from the
+    ends of day 1 and day D (so set-up is not in it; every day costs the same kind of work)."""
+    from credsim.api import simulate
+
+    marks: dict[int, tuple[float, float]] = {}
+
+    def on_day(t: int, _days: int) -> None:
+        if t in (1, days):
+            marks[t] = (time.perf_counter(), time.process_time())
+
+    simulate(spec, n, days, threads=threads, on_day=on_day)
+    return marks[days][0] - marks[1][0], marks[days][1] - marks[1][1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N = 2e6, 10 days, memory slope 1e6..5e6 (about a minute)")
@@ -97,8 +112,8 @@ def main() -> None:
     n = int(args.population or (2e6 if args.quick else 2e7))
     days = args.days or (10 if args.quick else 30)
     n_lo, n_hi = ("1e6", "5e6") if args.quick else ("1e7", "5e7")
-    if n < 2 or days < 1 or args.rounds < 1 or (args.threads is not None and args.threads < 1):
-        ap.error("population must be at least 2, and days, rounds and threads at least 1")
+    if n < 2 or days < 2 or args.rounds < 1 or (args.threads is not None and args.threads < 1):
+        ap.error("population and days must be at least 2, rounds and threads at least 1")
 
     import numba
     from numba.core.errors import NumbaIRAssumptionWarning
@@ -114,32 +129,45 @@ def main() -> None:
         simulate(spec, 1000, 2, threads=args.threads)  # compile or load from cache before timing
     print(f"cpu: {cpu_model()}; {os.cpu_count()} cores, {threads} thread(s) used; "
           f"python {platform.python_version()}, numba {numba.__version__}")  # fmt: skip
-    print(f"day loops at N={n:.3g} x D={days}, {args.rounds} rounds interleaved; median [min..max]")
+    print(f"day loops at N={n:.3g} x D={days}, {args.rounds} rounds interleaved (floor, essay, floor, baseline, "
+          f"floor, ...); median [min..max]")
 
-    steps = n * days
-    floor_runs: list[float] = []
-    rate: dict[str, list[float]] = {label: [] for label, _ in loops}
-    frac: dict[str, list[float]] = {label: [] for label, _ in loops}
+    steps = n * days  # the floor's day loop: days 1..D
+    steps_sim = n * (days - 1)  # a scenario's day loop, timed from the end of day 1 (see day_loop)
+    floor_runs: list[tuple[float, float]] = []  # (wall, CPU) seconds
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in loops}
+    frac: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in loops}
     proc_s: list[float] = []
     proc_ratio: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         run_child("essay", "1000", 2, tmp / "warm", args.threads)  # the child's kernel cache is warm too
-        floor_runs.append(steps / floor.run(days))
+        floor_runs.append(floor.run_timed(days))
         for _ in range(args.rounds):
             for label, spec in loops:
-                r = steps / simulate(spec, n, days, threads=args.threads).timing.loop_s
-                floor_runs.append(steps / floor.run(days))
-                rate[label].append(r)
-                frac[label].append(r / ((floor_runs[-1] + floor_runs[-2]) / 2))
+                wall, cpu = day_loop(spec, n, days, args.threads)
+                floor_runs.append(floor.run_timed(days))
+                runs[label].append((wall, cpu))
+                around = floor_runs[-2:]  # the floor runs just before and just after
+                frac[label].append(tuple(
+                    (steps_sim / x) / (sum(steps / f[k] for f in around) / 2) for k, x in enumerate((wall, cpu))
+                ))  # fmt: skip
             wall, _, meta = run_child("essay", str(n), days, tmp / "proc", args.threads)
             proc_s.append(wall)
             proc_ratio.append(wall / meta["loop_s"])
-        print(f"  {'floor':9} {stat(floor_runs):>30} agent-steps/s   1 (runs: {len(floor_runs)})")
+        print(f"  {'':9} {'agent-steps/s (wall)':>30} {'of the floor':>21}   {'per CPU-second':>30} {'of the floor':>21}")
+        fw = [steps / w for w, _ in floor_runs]
+        fc = [steps / c for _, c in floor_runs]
+        print(f"  {'floor':9} {stat(fw):>30} {'1':>21}   {stat(fc):>30} {'1':>21}  ({len(floor_runs)} runs)")
         for label, _ in loops:
-            print(f"  {label:9} {stat(rate[label]):>30} agent-steps/s   {stat(frac[label], '.3f')} of the floor")
+            w = [steps_sim / x for x, _ in runs[label]]
+            c = [steps_sim / x for _, x in runs[label]]
+            print(f"  {label:9} {stat(w):>30} {stat([f[0] for f in frac[label]], '.3f'):>21}   "
+                  f"{stat(c):>30} {stat([f[1] for f in frac[label]], '.3f'):>21}")  # fmt: skip
         for note in notes:
             print(f"  {note}")
+        print("  (fraction: a day loop's rate over the mean of the floor runs just before and after it; the CPU-time\n"
+              "  columns count only the cycles this process got, so they hold when the machine is shared)")  # fmt: skip
         print(f"whole process `credsim run essay -n {n:.3g} -d {days}` (kernel compiled): {stat(proc_s, '.2f')} s "
               f"= {stat([steps / s for s in proc_s])} agent-steps/s; {stat(proc_ratio, '.2f')} x its day loop")  # fmt: skip
         if not args.no_memory:

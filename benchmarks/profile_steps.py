@@ -116,28 +116,28 @@ class Bench:
         self.thresholds: list[int] = []
         self.rows: list[np.ndarray] = []
 
-    def project(self) -> float:
+    def project(self) -> tuple[float, float]:
         """Run the project kernel (credsim.kernel.cpu) for days 1..D from day 0; records its
-        thresholds and rows for the variants. Returns the day loop's seconds."""
+        thresholds and rows for the variants. Returns the day loop's (wall, CPU) seconds."""
         from credsim.kernel.hash import day_key
 
         be, plan = self.be, self.plan
         be.init()
         sum_prev = plan.scenario.score.start * plan.n
         thresholds, rows = [], []
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for t in range(1, self.days + 1):
             threshold = plan.threshold(sum_prev)
             row, reg = be.day(t, threshold, day_key(self.seed, t), False)
             sum_prev = int(row[0])
             thresholds.append(threshold)
             rows.append(np.concatenate([row, reg.ravel()]))
-        dt = time.perf_counter() - t0
+        dt = time.perf_counter() - t0, time.process_time() - c0
         self.thresholds, self.rows = thresholds, rows
         return dt
 
-    def variant(self, mod) -> tuple[float, list[np.ndarray]]:
-        """Run a variant for days 1..D from day 0 on the project's thresholds; (seconds, rows)."""
+    def variant(self, mod) -> tuple[tuple[float, float], list[np.ndarray]]:
+        """Run a variant for days 1..D from day 0 on the project's thresholds; ((wall, CPU) s, rows)."""
         from credsim.kernel.hash import day_key
         from credsim.kernel.backend import reduce_rows
 
@@ -145,7 +145,7 @@ class Bench:
         lay = plan.layout
         be.init()
         rows = []
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for t in range(1, self.days + 1):
             mod.run_day(
                 t, self.thresholds[t - 1], np.uint64(day_key(self.seed, t)), False, be.lo, be.hi, be.chunk,
@@ -153,7 +153,7 @@ class Bench:
                 lay.starts, lay.sizes, plan.amod, be.acc, be.racc,
             )  # fmt: skip
             rows.append(np.concatenate([reduce_rows(be.acc), be.racc.sum(axis=0)]))
-        return time.perf_counter() - t0, rows
+        return (time.perf_counter() - t0, time.process_time() - c0), rows
 
     def compile(self, mod) -> None:
         """Compile (or load from cache) a variant's day kernel with a no-op day, as CpuBackend does."""
@@ -164,8 +164,8 @@ class Bench:
             be.halo, plan.ip, plan.beh, plan.chan, plan.act, lay.starts, lay.sizes, plan.amod, be.acc[:0], be.racc[:0],
         )  # fmt: skip
 
-    def floor_s(self) -> float:
-        return self.floor.run(self.days)
+    def floor_s(self) -> tuple[float, float]:
+        return self.floor.run_timed(self.days)
 
 
 def _spread(xs: list[float]) -> str:
@@ -215,7 +215,7 @@ def main() -> None:
             if not all(np.array_equal(a, b) for a, b in zip(rows, bench.rows)):
                 raise SystemExit(f"profile_steps: variant {name} does not reproduce the project kernel's tables")
     steps = n * args.days
-    times: dict[str, list[float]] = {k: [] for k in ["project", "floor", *names]}
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in ["project", "floor", *names]}
     for rnd in range(args.rounds):
         order = ["floor", "project", *names]
         order = order[rnd % len(order):] + order[: rnd % len(order)]  # rotate: no variant always first
@@ -227,19 +227,26 @@ def main() -> None:
             else:
                 times[name].append(bench.variant(mods[name])[0])
     threads = numba.get_num_threads()
-    print(f"{args.scenario} N={n:.3g} D={args.days} threads={threads}, {args.rounds} rounds; "
-          f"rates in agent-steps/s, median [min..max]")  # fmt: skip
+    print(f"{args.scenario} N={n:.3g} D={args.days} threads={threads}, {args.rounds} rounds, median [min..max]. "
+          f"Rates per CPU-second (process CPU time: steady on a shared machine) and per wall second;")
+    print("'saves': 1 - time / all-on's time in the same round, by CPU time and by wall time")
+    print(f"{'variant':18} {'agent-steps per CPU-s':>28} {'of floor':>8} {'saves (CPU)':>20} {'saves (wall)':>13}"
+          f" {'agent-steps/s (wall)':>28}  removes / changes")  # fmt: skip
     full = times["all-on"]
-    print(f"{'variant':18} {'rate':>28} {'of floor':>9} {'saves':>14}  removes / changes")
     for name in ["floor", "project", *names]:
-        rates = [steps / s for s in times[name]]
-        of_floor = statistics.median(s / f for s, f in zip(times["floor"], times[name]))
-        saves = [1 - s / a for s, a in zip(times[name], full)]  # same round, so noise partly cancels
+        cpu = [steps / c for _, c in times[name]]
+        wall = [steps / w for w, _ in times[name]]
+        of_floor = statistics.median(f[1] / c for (_, c), f in zip(times[name], times["floor"]))
+        save_c = [1 - c / a[1] for (_, c), a in zip(times[name], full)]
+        save_w = [1 - w / a[0] for (w, _), a in zip(times[name], full)]
         what = "the floor kernel" if name == "floor" else (
             "credsim.kernel.cpu" if name == "project" else VARIANTS[name][1])  # fmt: skip
-        save_s = "" if name in ("floor", "all-on") else f"{100 * statistics.median(saves):+.1f}% [{100 * min(saves):+.0f}..{100 * max(saves):+.0f}]"
-        print(f"{name:18} {_spread(rates):>28} {of_floor:9.3f} {save_s:>14}  {what}")
-
+        if name in ("floor", "all-on"):
+            sc = sw = ""
+        else:
+            sc = f"{100 * statistics.median(save_c):+.1f}% [{100 * min(save_c):+.0f}..{100 * max(save_c):+.0f}]"
+            sw = f"{100 * statistics.median(save_w):+.1f}%"
+        print(f"{name:18} {_spread(cpu):>28} {of_floor:8.3f} {sc:>20} {sw:>13} {_spread(wall):>28}  {what}")
 
 if __name__ == "__main__":
     main()
