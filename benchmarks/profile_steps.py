@@ -1,11 +1,14 @@
 """Where a CSM-1 day goes: the CPU day loop with steps of MODEL.md §4 switched off, side by side.
 
 Builds kernel variants from benchmarks/step_variant.py (a copy of the project's step functions with
-a compile-time switch per step), checks that the all-on variant and every prototype reproduce the
-project kernel's tables exactly, then times, in interleaved rounds, the project kernel, the floor
-(benchmarks/floor.py) and each variant on the same initial state and the same thresholds. A
-variant's saving over the all-on copy, as a share of its time, is what the step costs when it is
-removed alone (steps interact, so the savings need not add up to the total).
+a compile-time switch per step). Each of them, the project kernel and the floor (benchmarks/floor.py)
+gets its own state; day by day, in an order that rotates, each runs that day (variants on the
+project kernel's threshold of the day), so every comparison is between runs a second apart and
+a burst of other work on the machine hits them alike. The all-on copy and every prototype must
+reproduce the project kernel's rows exactly, every day. A variant's saving, 1 - its time / the
+all-on copy's time on the same day, is what its step costs when removed alone (steps interact,
+so the savings need not add up to the total). Times are process CPU time (the cycles this process
+got: steady on a shared machine) and wall time; medians and quartiles over days x rounds.
 
 Variants compile once (about one kernel compile each, ~1 min on a quiet core) and are cached
 under ~/.cache/credsim/profile (or $CREDSIM_CACHE_DIR/profile), keyed by the template's source.
@@ -33,6 +36,7 @@ sys.path.insert(0, str(HERE))
 
 from floor import Floor  # noqa: E402
 
+MODULE = "module"
 #: name → (switches changed from the template, what it removes or changes)
 VARIANTS: dict[str, tuple[dict[str, object], str]] = {
     "all-on": ({}, "the copy, every step on (must match the project kernel)"),
@@ -56,11 +60,13 @@ VARIANTS: dict[str, tuple[dict[str, object], str]] = {
     "proto:local-sums": ({"P_LOCAL_SUMS": True}, "prototype: §5 sums in locals, one row write per chunk"),
     "proto:both": ({"P_UNSIGNED": True, "P_LOCAL_SUMS": True}, "prototype: the two above together"),
     "proto:llvm-inline": ({"INLINE": "never"}, "prototype: agent_score/agent_finish inlined by LLVM, not numba"),
+    # a variant given as a module of benchmarks/ rather than as switches of the template
+    "proto:region-regs": ({MODULE: "proto_region"}, "prototype: region sums in registers, flushed on a region change"),
 }
 #: run by default: every step whose removal could matter, and the prototypes worth a compile each
 DEFAULT = ["all-on", "-events", "-false", "-association", "-blacklist", "-activity", "-stress", "-daily",
-           "-region-sums", "skeleton", "proto:unsigned", "proto:local-sums"]  # fmt: skip
-EXACT = {"all-on", "proto:unsigned", "proto:local-sums", "proto:both", "proto:llvm-inline"}  # must give the project's tables
+           "-region-sums", "skeleton", "proto:unsigned", "proto:local-sums", "proto:region-regs"]  # fmt: skip
+EXACT = {"all-on", "proto:unsigned", "proto:local-sums", "proto:both", "proto:llvm-inline", "proto:region-regs"}  # must give the project's tables
 
 TEMPLATE = HERE / "step_variant.py"
 
@@ -82,6 +88,8 @@ def variant_source(switches: dict[str, object]) -> str:
 
 def load_variant(name: str):
     """Write (once) and import the module of variant `name`; numba caches it beside the file."""
+    if MODULE in VARIANTS[name][0]:
+        return importlib.import_module(VARIANTS[name][0][MODULE])
     src = variant_source(VARIANTS[name][0])
     digest = hashlib.sha256(b"2" + src.encode() + Path(sys.modules["credsim"].__file__).parent.joinpath(
         "kernel", "hash.py").read_bytes()).hexdigest()[:16]  # fmt: skip
@@ -101,75 +109,71 @@ def load_variant(name: str):
     return mod
 
 
-class Bench:
-    """One population's plan and state, run by the project kernel, by a variant module or by the floor."""
+class Runner:
+    """One kernel's own state for the population, as :class:`credsim.kernel.backend.CpuBackend` lays it out."""
 
-    def __init__(self, scenario: str, n: int, days: int, threads: int | None, seed: int = 1):
+    def __init__(self, name: str, plan, threads: int | None, mod=None):
         from credsim.kernel.backend import CpuBackend
-        from credsim.plan import compile_plan
-        from credsim.scenario.loader import load
 
-        self.plan = compile_plan(load(scenario)[1], n, seed)
-        self.n, self.days, self.seed = n, days, seed
-        self.be = CpuBackend(self.plan, threads=threads)
-        self.floor = Floor(n, threads)
-        self.thresholds: list[int] = []
-        self.rows: list[np.ndarray] = []
+        self.name, self.plan, self.mod = name, plan, mod
+        self.be = CpuBackend(plan, threads=threads)
+        self.times: list[tuple[float, float]] = []  # (wall, CPU) seconds per day, over rounds
 
-    def project(self) -> tuple[float, float]:
-        """Run the project kernel (credsim.kernel.cpu) for days 1..D from day 0; records its
-        thresholds and rows for the variants. Returns the day loop's (wall, CPU) seconds."""
-        from credsim.kernel.hash import day_key
+    def start(self) -> None:
+        """Day-0 state (compiles or loads the project kernel; a variant's kernel by a no-op day)."""
+        self.be.init()
+        if self.mod is not None:
+            self._call(0, 0, 0, self.be.lo, self.be.acc[:0], self.be.racc[:0])
 
-        be, plan = self.be, self.plan
-        be.init()
-        sum_prev = plan.scenario.score.start * plan.n
-        thresholds, rows = [], []
-        t0, c0 = time.perf_counter(), time.process_time()
-        for t in range(1, self.days + 1):
-            threshold = plan.threshold(sum_prev)
-            row, reg = be.day(t, threshold, day_key(self.seed, t), False)
-            sum_prev = int(row[0])
-            thresholds.append(threshold)
-            rows.append(np.concatenate([row, reg.ravel()]))
-        dt = time.perf_counter() - t0, time.process_time() - c0
-        self.thresholds, self.rows = thresholds, rows
-        return dt
-
-    def variant(self, mod) -> tuple[tuple[float, float], list[np.ndarray]]:
-        """Run a variant for days 1..D from day 0 on the project's thresholds; ((wall, CPU) s, rows)."""
-        from credsim.kernel.hash import day_key
-        from credsim.kernel.backend import reduce_rows
-
+    def _call(self, t, threshold, key, hi, acc, racc) -> None:
         be, plan = self.be, self.plan
         lay = plan.layout
-        be.init()
-        rows = []
-        t0, c0 = time.perf_counter(), time.process_time()
-        for t in range(1, self.days + 1):
-            mod.run_day(
-                t, self.thresholds[t - 1], np.uint64(day_key(self.seed, t)), False, be.lo, be.hi, be.chunk,
-                be.own, be.flags, be.since, be.stress, be.halo, plan.ip, plan.beh, plan.chan, plan.act,
-                lay.starts, lay.sizes, plan.amod, be.acc, be.racc,
-            )  # fmt: skip
-            rows.append(np.concatenate([reduce_rows(be.acc), be.racc.sum(axis=0)]))
-        return (time.perf_counter() - t0, time.process_time() - c0), rows
-
-    def compile(self, mod) -> None:
-        """Compile (or load from cache) a variant's day kernel with a no-op day, as CpuBackend does."""
-        be, plan = self.be, self.plan
-        lay = plan.layout
-        mod.run_day(
-            0, 0, np.uint64(0), False, be.lo, be.lo, be.chunk, be.own, be.flags, be.since, be.stress,
-            be.halo, plan.ip, plan.beh, plan.chan, plan.act, lay.starts, lay.sizes, plan.amod, be.acc[:0], be.racc[:0],
+        self.mod.run_day(
+            t, threshold, np.uint64(key), False, be.lo, hi, be.chunk, be.own, be.flags, be.since, be.stress,
+            be.halo, plan.ip, plan.beh, plan.chan, plan.act, lay.starts, lay.sizes, plan.amod, acc, racc,
         )  # fmt: skip
 
-    def floor_s(self) -> tuple[float, float]:
-        return self.floor.run_timed(self.days)
+    def day(self, t: int, threshold: int, key: int) -> np.ndarray:
+        """Run day t, timed; returns the day's aggregate row and region sums, flattened."""
+        from credsim.kernel.backend import reduce_rows
+
+        be = self.be
+        w0, c0 = time.perf_counter(), time.process_time()
+        if self.mod is None:
+            row, reg = be.day(t, threshold, key, False)
+            out = np.concatenate([row, reg.ravel()])
+        else:
+            self._call(t, threshold, key, be.hi, be.acc, be.racc)
+            out = np.concatenate([reduce_rows(be.acc), be.racc.sum(axis=0)])
+        self.times.append((time.perf_counter() - w0, time.process_time() - c0))
+        return out
 
 
-def _spread(xs: list[float]) -> str:
-    return f"{statistics.median(xs):.3g} [{min(xs):.3g}..{max(xs):.3g}]"
+class FloorRunner:
+    """The floor, timed day by day like a :class:`Runner`."""
+
+    def __init__(self, n: int, threads: int | None):
+        self.name, self.n, self.threads = "floor", n, threads
+        self.floor = Floor(n, threads)
+        self.times: list[tuple[float, float]] = []
+
+    def start(self) -> None:
+        self.floor = Floor(self.n, self.threads)
+
+    def day(self, t: int, threshold: int, key: int) -> None:
+        w0, c0 = time.perf_counter(), time.process_time()
+        self.floor.day(t)
+        self.times.append((time.perf_counter() - w0, time.process_time() - c0))
+
+
+def _q(xs: list[float], fmt: str = ".3g", pct: bool = False) -> str:
+    """median [lower quartile..upper quartile]"""
+    if pct:
+        xs = [100 * x for x in xs]
+    q1, med, q3 = statistics.quantiles(xs, n=4) if len(xs) > 1 else (xs[0],) * 3
+    sign = "+" if pct else ""
+    unit = "%" if pct else ""
+    return f"{med:{sign}{fmt}}{unit} [{q1:{sign}.0f}..{q3:{sign}.0f}]" if pct else f"{med:{fmt}} [{q1:{fmt}}..{q3:{fmt}}]"
 
 
 def main() -> None:
@@ -193,60 +197,65 @@ def main() -> None:
     if "all-on" not in names:
         names.insert(0, "all-on")
     n = int(args.population)
+    if n < 2 or args.days < 1 or args.rounds < 1:
+        ap.error("population must be at least 2, days and rounds at least 1")
 
     import numba
     from numba.core.errors import NumbaIRAssumptionWarning
 
-    bench = Bench(args.scenario, n, args.days, args.threads)
+    from credsim.kernel.hash import day_key
+    from credsim.plan import compile_plan
+    from credsim.scenario.loader import load
+
+    plan = compile_plan(load(args.scenario)[1], n, 1)
+    project = Runner("project", plan, args.threads)
+    runners = [FloorRunner(n, args.threads), project]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NumbaIRAssumptionWarning)
-        bench.be.init()  # project kernel: compile or load
-        mods = {}
+        project.start()  # project kernel: compile or load
         for name in names:
             t0 = time.perf_counter()
-            mods[name] = load_variant(name)
-            bench.compile(mods[name])
+            runner = Runner(name, plan, args.threads, load_variant(name))
+            runner.start()
+            runners.append(runner)
             print(f"# {name}: ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    # exactness: the all-on copy and the prototypes give the project's rows, byte for byte
-    bench.project()
-    for name in names:
-        if name in EXACT:
-            _, rows = bench.variant(mods[name])
-            if not all(np.array_equal(a, b) for a, b in zip(rows, bench.rows)):
-                raise SystemExit(f"profile_steps: variant {name} does not reproduce the project kernel's tables")
-    steps = n * args.days
-    times: dict[str, list[tuple[float, float]]] = {k: [] for k in ["project", "floor", *names]}
+    by_name = {r.name: r for r in runners}
     for rnd in range(args.rounds):
-        order = ["floor", "project", *names]
-        order = order[rnd % len(order):] + order[: rnd % len(order)]  # rotate: no variant always first
-        for name in order:
-            if name == "project":
-                times[name].append(bench.project())
-            elif name == "floor":
-                times[name].append(bench.floor_s())
-            else:
-                times[name].append(bench.variant(mods[name])[0])
+        for r in runners:
+            r.start()
+        sum_prev = plan.scenario.score.start * plan.n
+        for t in range(1, args.days + 1):
+            threshold, key = plan.threshold(sum_prev), day_key(1, t)
+            k = (rnd * args.days + t) % len(runners)
+            ref = project.day(t, threshold, key)  # first: the others need its threshold tomorrow
+            for r in runners[k:] + runners[:k]:
+                if r is project:
+                    continue
+                out = r.day(t, threshold, key)
+                if r.name in EXACT and not np.array_equal(out, ref):
+                    raise SystemExit(f"profile_steps: variant {r.name} does not reproduce the project kernel's day {t}")
+            sum_prev = int(ref[0])
     threads = numba.get_num_threads()
-    print(f"{args.scenario} N={n:.3g} D={args.days} threads={threads}, {args.rounds} rounds, median [min..max]. "
-          f"Rates per CPU-second (process CPU time: steady on a shared machine) and per wall second;")
-    print("'saves': 1 - time / all-on's time in the same round, by CPU time and by wall time")
-    print(f"{'variant':18} {'agent-steps per CPU-s':>28} {'of floor':>8} {'saves (CPU)':>20} {'saves (wall)':>13}"
-          f" {'agent-steps/s (wall)':>28}  removes / changes")  # fmt: skip
-    full = times["all-on"]
-    for name in ["floor", "project", *names]:
-        cpu = [steps / c for _, c in times[name]]
-        wall = [steps / w for w, _ in times[name]]
-        of_floor = statistics.median(f[1] / c for (_, c), f in zip(times[name], times["floor"]))
-        save_c = [1 - c / a[1] for (_, c), a in zip(times[name], full)]
-        save_w = [1 - w / a[0] for (w, _), a in zip(times[name], full)]
-        what = "the floor kernel" if name == "floor" else (
-            "credsim.kernel.cpu" if name == "project" else VARIANTS[name][1])  # fmt: skip
-        if name in ("floor", "all-on"):
+    print(f"{args.scenario} N={n:.3g} D={args.days} threads={threads}, {args.rounds} rounds x {args.days} days "
+          "interleaved day by day; median [quartiles] over days x rounds.")
+    print("'saves' = 1 - time / the all-on copy's time on the same day; 'of floor' = the floor's time / time "
+          "on the same day. CPU: process CPU time; wall: elapsed.")  # fmt: skip
+    print(f"{'variant':18} {'agent-steps per CPU-s':>30} {'of floor (CPU)':>22} {'saves (CPU)':>16} "
+          f"{'saves (wall)':>16} {'agent-steps/s (wall)':>30}  removes / changes")  # fmt: skip
+    full, floor_t = by_name["all-on"].times, by_name["floor"].times
+    for r in runners:
+        cpu = [n / c for _, c in r.times]
+        wall = [n / w for w, _ in r.times]
+        of_floor = [f[1] / x[1] for x, f in zip(r.times, floor_t)]
+        what = "the floor kernel" if r.name == "floor" else (
+            "credsim.kernel.cpu" if r.name == "project" else VARIANTS[r.name][1])  # fmt: skip
+        if r.name in ("floor", "all-on"):
             sc = sw = ""
         else:
-            sc = f"{100 * statistics.median(save_c):+.1f}% [{100 * min(save_c):+.0f}..{100 * max(save_c):+.0f}]"
-            sw = f"{100 * statistics.median(save_w):+.1f}%"
-        print(f"{name:18} {_spread(cpu):>28} {of_floor:8.3f} {sc:>20} {sw:>13} {_spread(wall):>28}  {what}")
+            sc = _q([1 - x[1] / a[1] for x, a in zip(r.times, full)], ".1f", pct=True)
+            sw = _q([1 - x[0] / a[0] for x, a in zip(r.times, full)], ".1f", pct=True)
+        print(f"{r.name:18} {_q(cpu):>30} {_q(of_floor, '.3f'):>22} {sc:>16} {sw:>16} {_q(wall):>30}  {what}")
+
 
 if __name__ == "__main__":
     main()

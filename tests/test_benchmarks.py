@@ -108,6 +108,9 @@ def test_profile_variant_source_rewrites_only_its_switches():
 def test_profile_variants_are_known_switches():
     template = profile_steps.TEMPLATE.read_text()
     for name, (switches, _) in profile_steps.VARIANTS.items():
+        if profile_steps.MODULE in switches:
+            assert (profile_steps.HERE / f"{switches[profile_steps.MODULE]}.py").exists(), name
+            continue
         for switch in switches:
             assert f"\n{switch} = " in template, (name, switch)
     assert set(profile_steps.DEFAULT) <= set(profile_steps.VARIANTS)
