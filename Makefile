@@ -28,8 +28,9 @@ demo: install
 test: install browser
 	CREDSIM_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -q
 
+# e.g. make bench BENCH_ARGS="--quick" or BENCH_ARGS="--threads 1"
 bench: install
-	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache credsim.duckdb report.html figures
