@@ -51,11 +51,11 @@ def _code(text: str) -> str:
 def cli_markdown() -> str:
     """Every command of ``credsim`` as Markdown: usage, description, arguments and options."""
     import typer
-    from typer._click.core import Context  # typer >= 0.20 carries its own copy of click
 
     from credsim.cli import app
 
-    group = typer.main.get_command(app)
+    group = typer.main.get_command(app)  # click's API (typer carries its own copy of click)
+    Context = group.context_class
     root = Context(group, info_name="credsim")
     out = [
         "Generated from the command line itself (`typer.main.get_command`); `credsim COMMAND --help` "
