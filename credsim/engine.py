@@ -11,66 +11,24 @@ import bisect
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from credsim.backends import NAMES as BACKENDS
+from credsim.backends import make_backend
+from credsim.backends.base import default_threads, state_bytes_per_agent
 from credsim.errors import CredsimError
-from credsim.kernel.backend import state_bytes_per_agent
 from credsim.kernel.hash import day_key
 from credsim.kernel.layout import C_SUM_P, N_PANEL
 from credsim.plan import Plan
 from credsim.scenario.model import MAX_DAYS
+from credsim.tables import Snapshot, Tables, Timing
 
-BACKENDS = ("cpu", "cuda", "ray")
-
-
-@dataclass
-class Tables:
-    """A run's results as integer arrays: what the store, scorecard and report read."""
-
-    columns: list[str]  # daily-table columns, "day" and "threshold" first
-    daily: np.ndarray  # int64 [days, len(columns)]
-    regions: np.ndarray  # int64 [days, R, 2]: listed, sum_public
-    region_names: list[str]
-    hist_days: list[int] = field(default_factory=list)
-    hist: np.ndarray | None = None  # int64 [len(hist_days), bins]
-    hist_lo: int = 0
-    hist_width: int = 1
-    panel: np.ndarray | None = None  # int16 [days, K, N_PANEL]: the tracked agents' days (MODEL.md §8.7)
-    panel_agents: np.ndarray | None = None  # int64 [K]: their ids
-    #: panel[..., PN_EVENTS] holds the day's events (layout.PE_*); False for a panel read back from a
-    #: folder written before panel_events.csv existed (its stories are unknown, not empty)
-    panel_has_events: bool = True
-
-
-@dataclass
-class Snapshot:
-    """A run at the end of ``day``: all it needs to continue exactly (what a checkpoint holds).
-
-    ``state`` is the backend's ``.state()`` (full-population arrays by name); the tables hold
-    rows for days 1..day only (``hist``: the histogram rows of hist days up to ``day``; ``panel``:
-    the panel's rows of days 1..day). ``policy`` is the index of the policy in force on ``day``.
-    """
-
-    day: int
-    sum_prev: int
-    state: dict[str, np.ndarray]
-    daily: np.ndarray
-    regions: np.ndarray
-    hist: np.ndarray | None
-    loop_s: float = 0.0
-    panel: np.ndarray | None = None
-    policy: int = 0
-
-
-@dataclass
-class Timing:
-    """Seconds spent: set-up (allocation, init, compile) and the day loop."""
-
-    setup_s: float = 0.0
-    loop_s: float = 0.0
+#: Names other modules import from here: the day loop's inputs and outputs.
+__all__ = ["BACKENDS", "Snapshot", "Tables", "Timing", "check_fits", "default_threads", "estimate_memory",
+           "histogram_days", "make_backend", "run_plan"]  # fmt: skip
 
 
 def available_memory() -> int:
@@ -119,7 +77,7 @@ class MemoryEstimate:
 def estimate_memory(plan: Plan, days: int, backend: str = "cpu", panel: int = 0) -> MemoryEstimate:
     """Memory a run of ``days`` days of ``plan`` needs here, before anything is allocated; ``panel``:
     agents followed day by day in a per-agent panel (K × days rows of :data:`PANEL_COLUMNS` int64)."""
-    from credsim.kernel.backend import accumulator_shape
+    from credsim.kernel.backend import accumulator_shape  # the cpu backend's chunk rows
 
     regions = plan.layout.n_regions
     hist_rows = len(histogram_days(plan, days)) * plan.hist.bins
@@ -160,26 +118,6 @@ def check_fits(plan: Plan, days: int, backend: str = "cpu", panel: int = 0) -> M
         f"bins{with_panel} need about {gib:.2f} GiB of memory (GiB: {est.gib()}) but only {avail:.2f} GiB "
         "is available; use fewer days, regions or bins"
     )
-
-
-def make_backend(plan: Plan, backend: str, threads: int | None = None, shards: int = 1):
-    """Instantiate a backend for the whole population."""
-    if backend == "ray":
-        try:
-            from credsim.distributed.ray_backend import RayBackend
-        except ImportError as err:
-            raise CredsimError(f"backend: ray is not available: {err}") from None
-
-        return RayBackend(plan, shards=shards, threads=threads)
-    if backend == "cpu":
-        from credsim.kernel.backend import CpuBackend
-
-        return CpuBackend(plan, threads=threads)
-    if backend == "cuda":
-        from credsim.kernel.cuda import CudaBackend
-
-        return CudaBackend(plan)
-    raise CredsimError(f"backend: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
 
 
 def histogram_days(plan: Plan, days: int) -> list[int]:
@@ -231,9 +169,7 @@ def _run_plan(plan, days, backend, threads, shards, on_day, timing, checkpoint, 
     try:
         return _day_loop(be, t0, plan, days, on_day, timing, checkpoint, resume_from)
     finally:  # however the loop ends (done, stopped, failed): hand the backend's resources back now
-        close = getattr(be, "close", None)
-        if close is not None:
-            close()
+        be.close()
 
 
 def _day_loop(be, t0, plan, days, on_day, timing, checkpoint, resume_from) -> Tables:
@@ -292,8 +228,3 @@ def _day_loop(be, t0, plan, days, on_day, timing, checkpoint, resume_from) -> Ta
     lo, width = plan.hist.edges(plan.scenario) if plan.hist.bins else (0, 1)
     agents = plan.panel_agents() if k_panel else None
     return Tables(cols, daily, regions, lay.names, hist_days, hist, lo, width, panel, agents)
-
-
-def default_threads() -> int:
-    """All cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

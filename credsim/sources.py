@@ -2,7 +2,7 @@
 
 * :data:`RESULT_SOURCES`: every file of the package whose change can change a run's tables or their
   bytes on disk — the modules the engine path imports (scenario model and loader, population,
-  plan, engine, every backend, the table writer), the region table data, and the checkpoint format.
+  plan, tables, engine, every backend, the table writer), the region table data, and the checkpoint format.
   :func:`credsim.results.store.code_version` hashes them: the catalog reuses a run, and ``credsim
   resume`` continues a checkpoint, only under the same code.
 * :data:`KERNEL_SOURCES`: the subset numba compiles into the CPU day kernel. Numba invalidates a
@@ -28,6 +28,7 @@ KERNEL_SOURCES = ("kernel/cpu.py", "kernel/step.py", "kernel/hash.py", "kernel/l
 RESULT_SOURCES = KERNEL_SOURCES + (
     "__init__.py",
     "api.py",
+    "backends/*.py",
     "engine.py",
     "errors.py",
     "fsutil.py",
@@ -43,6 +44,7 @@ RESULT_SOURCES = KERNEL_SOURCES + (
     "results/events.py",  # panel_events.csv (MODEL.md §8.7's panel, told as events)
     "reliability/checkpoint.py",
     "sources.py",
+    "tables.py",
 )
 
 

@@ -27,7 +27,7 @@ The receiving side
 
 Reduction
     Each shard returns its aggregate row and region sums; the driver stacks the rows and reduces
-    them with :func:`credsim.kernel.backend.reduce_rows` (sums, min of ``min_public``, max of
+    them with :func:`credsim.backends.base.reduce_rows` (sums, min of ``min_public``, max of
     ``max_public``). Integer sums are associative, so every K gives the single-process integers.
 
 Failure
@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from credsim.errors import CredsimError
-from credsim.kernel.backend import panel_buffer, reduce_rows, state_fields
+from credsim.backends.base import default_threads, panel_buffer, reduce_rows, state_fields
 from credsim.kernel.layout import IP_ASSOC_PEN, IP_ASSOC_THR, IP_K2
 from credsim.plan import Plan
 
@@ -360,8 +360,6 @@ def ensure_ray(num_cpus: int | None = None):
             if address:
                 ray.init(address=address, **quiet)
             else:
-                from credsim.engine import default_threads
-
                 ray.init(num_cpus=num_cpus or default_threads(), include_dashboard=False, **quiet)
         except Exception as err:  # noqa: BLE001 - connection refused, bad address, ...: one line
             where = f"the cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
@@ -439,7 +437,7 @@ class DayTiming:
 
 
 class RayBackend:
-    """The population over ``shards`` Ray actors; the backend protocol of :mod:`credsim.kernel.backend`."""
+    """The population over ``shards`` Ray actors; the backend protocol of :mod:`credsim.backends.base`."""
 
     name = "ray"
 

@@ -1,9 +1,10 @@
-"""Backends own the state arrays of a block of agents and run one day at a time on them.
+"""The ``"cpu"`` backend: agents on all CPU cores (numba ``prange`` over chunks of pairs).
 
-A backend answers ``day(t, threshold, key, hist_on, policy=k)`` with that day's aggregate row and
-region sums for its agents, under policy k of the plan (MODEL.md §8.4), and keeps the day's panel
-rows of its tracked agents in ``panel`` (§8.7); host code (:mod:`credsim.engine`) turns rows into
-tables. The CPU backend lives here; the CUDA one in :mod:`credsim.kernel.cuda`.
+A backend (the interface: :class:`credsim.backends.base.Backend`) owns the state arrays of a block
+of agents and answers ``day(t, threshold, key, hist_on, policy=k)`` with that day's aggregate row
+and region sums, under policy k of the plan (MODEL.md §8.4), keeping the day's panel rows of its
+tracked agents in ``panel`` (§8.7). The CUDA one is in :mod:`credsim.kernel.cuda`, Ray's in
+:mod:`credsim.distributed.ray_backend`; :mod:`credsim.backends` picks one by name.
 """
 
 from __future__ import annotations
@@ -13,47 +14,17 @@ import warnings
 import numpy as np
 from numba.core.errors import NumbaIRAssumptionWarning
 
-from credsim.kernel.layout import C_MAX_P, C_MIN_P, N_PANEL
+from credsim.backends.base import (  # noqa: F401 (re-exported: the names this module always had)
+    AUX_FIELDS,
+    STATE_BYTES_PER_AGENT,
+    STATE_FIELDS,
+    aux_buffer,
+    panel_buffer,
+    reduce_rows,
+    state_bytes_per_agent,
+    state_fields,
+)
 from credsim.plan import Plan
-
-#: Bytes of state per agent: own (int16), flags (uint8), bl_since (uint16), stress (uint8) ...
-STATE_BYTES_PER_AGENT = 6
-STATE_FIELDS = {"own": np.int16, "flags": np.uint8, "since": np.uint16, "stress": np.uint8}
-#: ... and with [exit] or [appeals] one more byte (CSM-2: owes, pending, appeal channel).
-AUX_FIELDS = {"aux": np.uint8}
-
-
-def state_fields(plan: Plan) -> dict:
-    """The state arrays of a plan's agents by name and dtype (one byte more with CSM-2's extra state)."""
-    return {**STATE_FIELDS, **AUX_FIELDS} if plan.has_aux else dict(STATE_FIELDS)
-
-
-def state_bytes_per_agent(plan: Plan) -> int:
-    """Bytes of state per agent: 6, or 7 with CSM-2's extra state."""
-    return sum(np.dtype(dt).itemsize for dt in state_fields(plan).values())
-
-
-def panel_buffer(plan: Plan) -> np.ndarray:
-    """The day's panel rows, int16 [max(K, 1), N_PANEL]: a kernel writes row j of tracked agent j."""
-    return np.zeros((max(1, plan.panel), N_PANEL), np.int16)
-
-
-def aux_buffer(plan: Plan, n_local: int) -> np.ndarray:
-    """CSM-2's extra state byte per agent (uint8) when the plan keeps it; a one-byte dummy otherwise:
-    uint8 when another CSM-2 mechanism is on or a panel is kept, int8 for CSM-1 without a panel,
-    which compiles the kernel without CSM-2's and the panel's code (kernel/step.py)."""
-    if plan.mechanisms == 0 and not plan.panel:
-        return np.zeros(1, np.int8)
-    return np.zeros(n_local if plan.has_aux else 1, np.uint8)
-
-
-def reduce_rows(acc: np.ndarray) -> np.ndarray:
-    """Sum chunk rows into one aggregate row; min and max columns reduce by min and max."""
-    total = acc.sum(axis=0)
-    total[C_MIN_P] = acc[:, C_MIN_P].min()
-    total[C_MAX_P] = acc[:, C_MAX_P].max()
-    return total
-
 
 #: Bytes of per-chunk accumulator rows at most (beyond one chunk): with wide rows (many histogram
 #: bins or regions) 16384 chunks would cost gigabytes (65536 bins: 8.6 GB; 150,000 regions: 39 GB).
@@ -92,11 +63,9 @@ class CpuBackend:
         if threads:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         n_local = self.hi - self.lo
-        self.own = np.empty(n_local, np.int16)
-        self.flags = np.empty(n_local, np.uint8)
-        self.since = np.empty(n_local, np.uint16)
-        self.stress = np.empty(n_local, np.uint8)
-        self.aux = aux_buffer(plan, n_local)
+        for name, dtype in STATE_FIELDS.items():  # own, flags, since, stress
+            setattr(self, name, np.empty(n_local, dtype))
+        self.aux = aux_buffer(plan, n_local)  # the state's aux field, or a dummy that picks the CSM-1 kernel
         self.chunk, n_chunks = accumulator_shape(plan, self.lo, self.hi)
         self.acc = np.zeros((n_chunks, plan.n_cols), np.int64)
         self.racc = np.zeros((n_chunks, 2 * plan.layout.n_regions), np.int64)
@@ -145,10 +114,7 @@ class CpuBackend:
 
     def state(self) -> dict[str, np.ndarray]:
         """The state arrays by name (views of agents lo..hi-1, for checkpoints and tests)."""
-        st = {"own": self.own, "flags": self.flags, "since": self.since, "stress": self.stress}
-        if self.plan.has_aux:
-            st["aux"] = self.aux
-        return st
+        return {name: getattr(self, name) for name in state_fields(self.plan)}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         """Replace the state with saved arrays (same names, dtypes and length), e.g. from a checkpoint."""
@@ -157,3 +123,6 @@ class CpuBackend:
             if src.shape != arr.shape or src.dtype != arr.dtype:
                 raise ValueError(f"state {name}: expected {arr.dtype}{arr.shape}, got {src.dtype}{src.shape}")
             arr[...] = src
+
+    def close(self) -> None:
+        """Nothing to hand back: the state is host memory, freed with the backend."""

@@ -41,7 +41,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from credsim.errors import CredsimError
-from credsim.kernel.backend import STATE_BYTES_PER_AGENT, aux_buffer, panel_buffer, state_bytes_per_agent, state_fields
+from credsim.backends.base import STATE_BYTES_PER_AGENT, aux_buffer, panel_buffer, state_bytes_per_agent, state_fields
 from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N, IP_PANEL_K, IP_SPOUSE_W
 
 #: Most aggregate columns a plan may have on this backend (size of each thread's local row).
@@ -560,3 +560,7 @@ class CudaBackend:
             if src.shape != arr.shape or src.dtype != arr.dtype:
                 raise ValueError(f"state {name}: expected {arr.dtype}{arr.shape}, got {src.dtype}{src.shape}")
             arr.copy_to_device(src)
+
+    def close(self) -> None:
+        """Let the device arrays go now (not at the next garbage collection)."""
+        self.d_state, self.d_policies, self.d_aux = {}, [], None

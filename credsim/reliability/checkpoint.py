@@ -50,7 +50,8 @@ from typing import Callable
 import numpy as np
 
 from credsim.api import MAX_HIST_BINS
-from credsim.engine import BACKENDS, Snapshot, Tables, Timing, histogram_days, run_plan
+from credsim.engine import BACKENDS, histogram_days, run_plan
+from credsim.tables import Snapshot, Tables, Timing
 from credsim.errors import CredsimError
 from credsim.fsutil import RUN, check_output_folder, fsync_dir
 from credsim.kernel import layout as L

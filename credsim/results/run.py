@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from credsim.engine import Tables, Timing
+from credsim.tables import Tables, Timing
 from credsim.errors import CredsimError
 from credsim.fsutil import RUN, check_output_folder, write_output_folder
 from credsim.kernel.layout import N_PANEL_CSV, PANEL_COLUMNS

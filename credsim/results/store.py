@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from credsim.engine import Tables, Timing
+from credsim.tables import Tables, Timing
 from credsim.errors import CredsimError
 from credsim.kernel.layout import PANEL_COLUMNS
 from credsim.results.run import REGION_COLUMNS, RunResult, panel_rows, region_rows
