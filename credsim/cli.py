@@ -14,8 +14,16 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from credsim.console import (  # noqa: F401 (re-exported: extensions written against credsim.cli)
+    CATALOG_HELP,
+    SCENARIO_HELP,
+    DayProgress,
+    err_console,
+    fail,
+    out_console,
+    user_errors,
+)
 from credsim.errors import CredsimError
 
 app = typer.Typer(
@@ -27,74 +35,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-err_console = Console(stderr=True)
-out_console = Console()
-
-SCENARIO_HELP = "A preset name (see [bold]credsim presets[/]) or a path to a scenario TOML file."
-
-
-def fail(message: str) -> None:
-    """Print a one-line error and exit with code 2."""
-    from rich.text import Text
-
-    # a Text, not markup: the message may quote user input such as "[/]"
-    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-@contextmanager
-def user_errors():
-    """Turn CredsimError (and Ctrl-C) into a one-line message and an exit code."""
-    try:
-        yield
-    except CredsimError as err:
-        fail(str(err))
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        raise typer.Exit(130) from None
-
-
-class DayProgress:
-    """A rich progress bar of days done, agent-steps per second and time left."""
-
-    def __init__(self, label: str, population: int, days: int, enabled: bool = True):
-        self.population, self.days = population, days
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("days"),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("left"),
-            TimeRemainingColumn(),
-            console=err_console,
-            disable=not enabled,
-            transient=False,
-        )
-        self.task = self.progress.add_task(label, total=days, rate="")
-        self.t0 = None
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            return self.progress.__exit__(*exc)
-        except OSError:  # the terminal is gone (SIGHUP): what is running matters, not the bar
-            return False
-
-    def __call__(self, t: int, days: int) -> None:
-        now = time.perf_counter()
-        if self.t0 is None:
-            self.t0, self.t_first = now, t
-        rate = ""
-        if t > self.t_first:
-            steps = (t - self.t_first) * self.population / (now - self.t0)
-            rate = f"{steps:.3g} agent-steps/s"
-        self.progress.update(self.task, completed=t, rate=rate)
-
 
 @app.command()
 def run(
@@ -128,7 +68,7 @@ def run(
     """Run one scenario and write its daily and region tables (the docking command of MODEL.md §7)."""
     from credsim.api import MAX_HIST_BINS, parse_count, parse_seed, resolve
     from credsim.reliability.checkpoint import RunInputs, RunStopped, parse_every, parse_int, start
-    from credsim.reliability.commands import stopped
+    from credsim.console import stopped
     from credsim.kernel.layout import MAX_PANEL
     from credsim.results.store import Catalog
     from credsim.scenario.model import MAX_DAYS
@@ -158,9 +98,6 @@ def run(
             f"{result.name}: {n:,} agents × {d} days in {tm.loop_s:.2f} s "
             f"({n * d / max(tm.loop_s, 1e-9):.3g} agent-steps/s; set-up {tm.setup_s:.2f} s) → {out}"
         )
-
-
-CATALOG_HELP = "Catalog file (default: $CREDSIM_CATALOG, else ./credsim.duckdb)."
 
 
 def _progress_factory(population: int, days: int, quiet: bool):
@@ -357,7 +294,6 @@ EXTENSIONS = (
     "credsim.library.commands",
     "credsim.dashboard.commands",
     "credsim.results.commands",
-    "credsim.scenario.schema",
 )
 
 
@@ -375,6 +311,19 @@ def _register_extensions() -> None:
 
 
 _register_extensions()
+
+
+@app.command("schema")
+def schema(
+    path: bool = typer.Option(False, "--path", help="Print where the shipped schema file is instead of its content."),
+) -> None:
+    """Print the JSON Schema of scenario files (for editors: Taplo, VS Code's Even Better TOML)."""
+    from credsim.scenario.schema import SCHEMA_FILE
+
+    if path:
+        out_console.print(str(SCHEMA_FILE), highlight=False, soft_wrap=True)
+    else:
+        sys.stdout.write(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
 def main() -> None:

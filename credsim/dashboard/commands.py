@@ -9,7 +9,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from credsim.cli import CATALOG_HELP, err_console, user_errors
+    from credsim.console import CATALOG_HELP, err_console, user_errors
 
     @app.command("serve")
     def serve(

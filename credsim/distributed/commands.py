@@ -50,7 +50,7 @@ def print_summary(sweep, console) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``sweep`` to the credsim command line."""
-    from credsim.cli import CATALOG_HELP, err_console, out_console, user_errors
+    from credsim.console import CATALOG_HELP, err_console, out_console, user_errors
 
     @app.command()
     def sweep(

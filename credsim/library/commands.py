@@ -11,7 +11,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add ``lint`` and ``calibrate`` to the credsim app (heavy imports stay inside the commands)."""
-    from credsim.cli import SCENARIO_HELP
+    from credsim.console import SCENARIO_HELP
 
     @app.command()
     def lint(
@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         disproportionate detriment), lawful-behaviour (scoring lawful behaviour), family-association
         (spouse or contact penalties). Exit code 0: no findings; 1: findings; 2: bad input.
         """
-        from credsim.cli import out_console, user_errors
+        from credsim.console import out_console, user_errors
         from credsim.library.lint import lint as run_lint
         from credsim.scenario import load
 
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         """Fit scenario parameters to target figures (Optuna TPE, seeded: same inputs, same fit)."""
         from dataclasses import replace
 
-        from credsim.cli import err_console, out_console, user_errors
+        from credsim.console import err_console, out_console, user_errors
         from credsim.errors import CredsimError
         from credsim.library.calibrate import MAX_TRIALS, check_out, load_targets, write_calibration
         from credsim.library.calibrate import calibrate as run_calibrate

@@ -11,21 +11,6 @@ from typing import Optional
 import typer
 
 
-def stopped(stop) -> None:
-    """After a stop signal: one line saying where the checkpoint is and how to continue; exit code
-    128 + the signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
-    import sys
-
-    line = (f"stopped by {stop.signal_name} after day {stop.day} of {stop.days}; checkpoint saved; "
-            f"continue with: credsim resume {stop.work}\n")  # fmt: skip
-    try:  # plain write: after SIGHUP the terminal may be gone, and the checkpoint is what matters
-        sys.stderr.write(line)
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
-    raise typer.Exit(stop.exit_code)
-
-
 def resume(
     folder: Path = typer.Argument(..., help="The work folder OUT.partial of a stopped run (or OUT itself)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
@@ -44,7 +29,7 @@ def resume(
 
     The tables are identical to those of an uninterrupted run.
     """
-    from credsim.cli import DayProgress, out_console, user_errors
+    from credsim.console import DayProgress, out_console, stopped, user_errors
     from credsim.errors import CredsimError
     from credsim.reliability.checkpoint import RunStopped, Work, parse_every, resume as do_resume
     from credsim.results.store import Catalog
@@ -82,7 +67,7 @@ def incomplete(
 
     Stopped runs are shown with the day their checkpoint reached and the command that resumes them.
     """
-    from credsim.cli import out_console, user_errors
+    from credsim.console import out_console, user_errors
     from credsim.reliability.checkpoint import find_incomplete
     from credsim.results.store import Catalog, catalog_path
 

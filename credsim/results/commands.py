@@ -31,7 +31,7 @@ def load_run(spec: str, catalog: Optional[Path], what: str = "explain"):
 
 
 def register(app: typer.Typer) -> None:
-    from credsim.cli import CATALOG_HELP, out_console, user_errors
+    from credsim.console import CATALOG_HELP, out_console, user_errors
 
     @app.command("explain")
     def explain(

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import typer
-
 #: The shipped schema, next to this module.
 SCHEMA_FILE = Path(__file__).with_name("scenario.schema.json")
 
@@ -38,22 +36,6 @@ def generate() -> dict:
 def render() -> str:
     """:func:`generate` as the text of the shipped file (sorted keys, two-space indent, final newline)."""
     return json.dumps(generate(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def register(app: typer.Typer) -> None:
-    from credsim.cli import out_console
-
-    @app.command("schema")
-    def schema(
-        path: bool = typer.Option(False, "--path", help="Print where the shipped schema file is instead of its content."),
-    ) -> None:
-        """Print the JSON Schema of scenario files (for editors: Taplo, VS Code's Even Better TOML)."""
-        import sys
-
-        if path:
-            out_console.print(str(SCHEMA_FILE), highlight=False, soft_wrap=True)
-        else:
-            sys.stdout.write(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
 def main() -> None:
