@@ -22,11 +22,11 @@ def register(app: typer.Typer) -> None:
         """Serve a web dashboard to pick, tweak, run and compare scenarios (offline, local by default)."""
         from rich.text import Text
 
-        from credsim.dashboard.server import _is_loopback, make_server
+        from credsim.dashboard.server import is_loopback, make_server
 
         with user_errors():
             server = make_server(host, port, catalog, verbose=verbose)
-        if not _is_loopback(host):
+        if not is_loopback(host):
             err_console.print(Text.assemble(
                 ("warning:", "bold yellow"),
                 f" listening on {host}: anyone who can reach this machine can run simulations and read the "

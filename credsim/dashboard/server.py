@@ -581,12 +581,12 @@ def _static(name: str) -> bytes:
 
 
 def _vega_js() -> bytes:
-    from credsim.report import _vega_bundle
+    from credsim.report import vega_bundle
 
-    return _vega_bundle().encode("utf-8")
+    return vega_bundle().encode("utf-8")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -634,11 +634,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _host_ok(self) -> bool:
         """On loopback, only requests addressed to a loopback name (no DNS rebinding)."""
-        if not _is_loopback(self.server.bound_host):
+        if not is_loopback(self.server.bound_host):
             return True
         host = (self.headers.get("Host") or "").strip()
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        return _is_loopback(name.strip("[]")) if name else False
+        return is_loopback(name.strip("[]")) if name else False
 
     def _origin_ok(self) -> bool:
         """A POST from the page itself, or from a non-browser client (which sends no Origin)."""

@@ -105,7 +105,7 @@ def prepare(obj) -> ReportInput:
 
 
 @lru_cache(maxsize=1)
-def _vega_bundle() -> str:
+def vega_bundle() -> str:
     """Vega + Vega-Lite + vega-embed as one script (assigns window.vegaEmbed), made offline by vl-convert."""
     import vl_convert
 
@@ -225,7 +225,7 @@ figures; click a legend entry to pick out one scenario; drag or scroll on a time
 <footer>Made by credsim {e(__version__)} on {stamp}. {e(_data_note(charts))}</footer>
 </main>
 <script id="credsim-specs" type="application/json">{specs}</script>
-<script>{_vega_bundle()}</script>
+<script>{vega_bundle()}</script>
 <script>{JS}</script>
 </body></html>
 """

@@ -16,7 +16,8 @@ from pathlib import Path
 import tomli_w
 from pydantic import ValidationError
 
-from credsim.errors import ScenarioError, clip
+from credsim.errors import ScenarioError
+from credsim.scenario.fields import field_errors  # noqa: F401 (re-exported)
 from credsim.scenario.model import Scenario
 
 #: Largest scenario file we read (a scenario is a few kilobytes; this bounds hostile input).
@@ -27,33 +28,6 @@ def presets() -> list[str]:
     """Names of the built-in scenarios, sorted."""
     folder = resources.files("credsim.scenario") / "presets"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
-
-
-def _field_path(loc: tuple) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
-        elif item in ("list[...]", "RegionTable", "function-after[_regions_nonempty(), union[...]]"):
-            continue
-        elif str(item).startswith(("list[", "union[", "function-")):
-            continue
-        else:
-            parts.append(str(item))
-    return ".".join(parts) or "scenario"
-
-
-def field_errors(err: ValidationError) -> list[tuple[str, str]]:
-    """Every error of a validation as (field path as users write it, plain message)."""
-    out = []
-    for e in err.errors(include_url=False):
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif e["type"] == "missing":
-            msg = "missing field"
-        out.append((_field_path(tuple(e["loc"])), clip(msg)))
-    return out
 
 
 def plan_problems(scenario: Scenario, population: int = 1, seed: int = 0, hist=None) -> list[tuple[str, str]]:

@@ -297,6 +297,13 @@ class Scenario(_Strict):
             check_schedule(self)
         return self
 
+    @classmethod
+    def schedule_models(cls) -> dict:
+        """The model of each table a ``[[schedule]]`` entry may change (:mod:`credsim.scenario.schedule`)."""
+        return {"score": ScoreRules, "blacklist": Blacklist, "behaviour": Behaviour, "stress": Stress,
+                "exit": Exit, "appeals": Appeals, "adaptive": Adaptive, "channel": Channel,
+                "activity": Activity}  # fmt: skip
+
     @property
     def initial_score(self) -> int:
         """Own score on day 0 of the initially listed (MODEL.md §8.5)."""

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from credsim.errors import ScenarioError
+from credsim.scenario.fields import field_errors
 
 if TYPE_CHECKING:
     from credsim.scenario.model import Scenario
@@ -28,12 +29,11 @@ FIXED = {"score": ("start", "min", "max"), "blacklist": ("initial_share", "initi
 WHY_FIXED = "is fixed for the whole run (the population, the score range and day 0 cannot change)"
 
 
-def _models() -> dict:
-    from credsim.scenario import model as m
-
-    return {"score": m.ScoreRules, "blacklist": m.Blacklist, "behaviour": m.Behaviour, "stress": m.Stress,
-            "exit": m.Exit, "appeals": m.Appeals, "adaptive": m.Adaptive, "channel": m.Channel,
-            "activity": m.Activity}  # fmt: skip
+def _models(scenario_cls) -> dict:
+    """The model class of each table a schedule may change, as the scenario class declares them
+    (:meth:`credsim.scenario.model.Scenario.schedule_models`: this module never imports the model,
+    which calls it)."""
+    return scenario_cls.schedule_models()
 
 
 class _Refused(Exception):
@@ -44,12 +44,11 @@ class _Refused(Exception):
         self.loc, self.msg = loc, msg
 
 
-def _set_one(plan: dict, k: int, key: str, value) -> None:
+def _set_one(plan: dict, k: int, key: str, value, models: dict) -> None:
     """Apply ``key = value`` of entry k to the policy ``plan`` (a dict), refusing what §8.4 refuses."""
     loc = (k, "set", f'"{key}"')
     parts = key.split(".")
     table = parts[0]
-    models = _models()
     if table == "population":
         raise _Refused(loc, f"population.* {WHY_FIXED}")
     if table not in TABLES and table not in LISTS:
@@ -94,13 +93,12 @@ def _path_of(loc: tuple, plan: dict) -> str | None:
     return None
 
 
-def _apply(base: dict, entries: list) -> list[tuple[int, Scenario]]:
+def _apply(base: dict, entries: list, Scenario: type) -> list[tuple[int, Scenario]]:
     """Policies in force: ``[(1, base), (day_0, base + set_0), (day_1, base + set_0 + set_1), ...]``.
 
-    ``base`` is a scenario as a plain dict without its schedule; raises :class:`_Refused`."""
-    from credsim.scenario.loader import field_errors
-    from credsim.scenario.model import Scenario
-
+    ``base`` is a scenario as a plain dict without its schedule, ``Scenario`` the class that
+    validates each policy; raises :class:`_Refused`."""
+    models = _models(Scenario)
     out = []
     plan = {k: v for k, v in base.items() if k != "schedule"}
     prev = 1
@@ -111,7 +109,7 @@ def _apply(base: dict, entries: list) -> list[tuple[int, Scenario]]:
         prev = entry.day
         plan = _copy(plan)
         for key, value in entry.set.items():
-            _set_one(plan, k, key, value)
+            _set_one(plan, k, key, value, models)
         try:
             policy = Scenario.model_validate(plan)
         except ValidationError as err:
@@ -134,7 +132,7 @@ def check_schedule(scenario: Scenario) -> None:
     """Validate a scenario's schedule against its base (called by the model once the base is valid);
     a refusal is a pydantic error located at ``schedule[k]...``."""
     try:
-        _apply(scenario.model_dump(mode="json", exclude_none=True), scenario.schedule)
+        _apply(scenario.model_dump(mode="json", exclude_none=True), scenario.schedule, type(scenario))
     except _Refused as err:
         raise ValidationError.from_exception_data(
             "Scenario", [InitErrorDetails(type=PydanticCustomError("schedule", "{msg}", {"msg": err.msg}),
@@ -151,7 +149,7 @@ def policies(scenario: Scenario) -> list[tuple[int, Scenario]]:
     if not scenario.schedule:
         return [(1, base)]
     try:
-        return [(1, base), *_apply(scenario.model_dump(mode="json", exclude_none=True), scenario.schedule)]
+        return [(1, base), *_apply(scenario.model_dump(mode="json", exclude_none=True), scenario.schedule, type(scenario))]
     except _Refused as err:  # not reached for a scenario built by the model: it ran the same checks
         where = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in err.loc)
         raise ScenarioError(f"schedule{where}: {err.msg}") from None

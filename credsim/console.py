@@ -1,0 +1,102 @@
+"""What every command of the ``credsim`` command line shares: consoles, one-line errors, progress.
+
+The faces layer's foundation: :mod:`credsim.cli` and each package's ``commands`` module import
+these names from here (never from :mod:`credsim.cli`, which imports the commands modules to
+register them: a commands module importing the CLI would be an import cycle).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from credsim.errors import CredsimError
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+SCENARIO_HELP = "A preset name (see [bold]credsim presets[/]) or a path to a scenario TOML file."
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit with code 2."""
+    from rich.text import Text
+
+    # a Text, not markup: the message may quote user input such as "[/]"
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def user_errors():
+    """Turn CredsimError (and Ctrl-C) into a one-line message and an exit code."""
+    try:
+        yield
+    except CredsimError as err:
+        fail(str(err))
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+class DayProgress:
+    """A rich progress bar of days done, agent-steps per second and time left."""
+
+    def __init__(self, label: str, population: int, days: int, enabled: bool = True):
+        self.population, self.days = population, days
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("days"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=not enabled,
+            transient=False,
+        )
+        self.task = self.progress.add_task(label, total=days, rate="")
+        self.t0 = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            return self.progress.__exit__(*exc)
+        except OSError:  # the terminal is gone (SIGHUP): what is running matters, not the bar
+            return False
+
+    def __call__(self, t: int, days: int) -> None:
+        now = time.perf_counter()
+        if self.t0 is None:
+            self.t0, self.t_first = now, t
+        rate = ""
+        if t > self.t_first:
+            steps = (t - self.t_first) * self.population / (now - self.t0)
+            rate = f"{steps:.3g} agent-steps/s"
+        self.progress.update(self.task, completed=t, rate=rate)
+
+CATALOG_HELP = "Catalog file (default: $CREDSIM_CATALOG, else ./credsim.duckdb)."
+
+
+def stopped(stop) -> None:
+    """After a stop signal: one line saying where the checkpoint is and how to continue; exit code
+    128 + the signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
+    import sys
+
+    line = (f"stopped by {stop.signal_name} after day {stop.day} of {stop.days}; checkpoint saved; "
+            f"continue with: credsim resume {stop.work}\n")  # fmt: skip
+    try:  # plain write: after SIGHUP the terminal may be gone, and the checkpoint is what matters
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    raise typer.Exit(stop.exit_code)
