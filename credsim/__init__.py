@@ -4,11 +4,10 @@ Pipeline (one module per stage): scenario → population → kernel → engine �
 Agents are integers; credsim reads no real person's data.
 """
 
-__version__ = "0.1.0"
-
 from credsim.api import simulate
 from credsim.errors import CredsimError, ScenarioError
 from credsim.results.run import RunResult
 from credsim.scenario import Scenario, load, presets
+from credsim.version import __version__
 
 __all__ = ["simulate", "load", "presets", "Scenario", "RunResult", "CredsimError", "ScenarioError", "__version__"]

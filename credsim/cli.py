@@ -266,7 +266,7 @@ def show_scenario(scenario: str = typer.Argument(..., help=SCENARIO_HELP)) -> No
 @app.command()
 def version() -> None:
     """Print the credsim version."""
-    from credsim import __version__
+    from credsim.version import __version__
 
     out_console.print(__version__)
 

@@ -200,7 +200,7 @@ class RunInputs:
                             self.panel)  # fmt: skip
 
     def to_bytes(self) -> bytes:
-        from credsim import __version__
+        from credsim.version import __version__
 
         data = {"format": FORMAT, "credsim_version": __version__, **asdict(self), "seed": str(self.seed)}
         return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()

@@ -204,7 +204,7 @@ def render_html(inp: ReportInput, charts: list[Chart]) -> str:
         for c in charts
     )
     specs = _json_for_script({c.key: c.spec for c in charts})
-    from credsim import __version__
+    from credsim.version import __version__
 
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>

@@ -189,7 +189,7 @@ class RunResult:
 
     def meta(self) -> dict:
         """Everything that identifies the run, JSON-ready."""
-        from credsim import __version__
+        from credsim.version import __version__
 
         return {
             "credsim_version": __version__,

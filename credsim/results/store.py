@@ -63,7 +63,7 @@ def catalog_path(path: str | Path | None = None) -> Path:
 def code_version() -> str:
     """credsim's version plus a digest of the sources that determine a run's integers
     (declared once, in :data:`credsim.sources.RESULT_SOURCES`)."""
-    from credsim import __version__
+    from credsim.version import __version__
     from credsim.sources import RESULT_SOURCES, digest
 
     return f"{__version__}+{digest(RESULT_SOURCES)[:10]}"
