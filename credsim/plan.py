@@ -250,6 +250,15 @@ def _compile_policy(sc: Scenario, base: Scenario, n: int, seed: int, hist: Histo
     return ip, beh, chan, act
 
 
+def aggregate_columns(sc: Scenario) -> list[str]:
+    """The aggregate columns of a scenario's runs: its daily table without day and threshold
+    (MODEL.md §5, §8.6, the grade extension), as :func:`credsim.kernel.layout.column_names` orders them."""
+    return L.column_names(
+        [c.name for c in sc.channel], [a.name for a in sc.activity], [g.name for g in sc.grade],
+        exit=sc.exit is not None, appeals=sc.appeals is not None, adaptive=sc.adaptive is not None,
+    )  # fmt: skip
+
+
 def compile_plan(scenario: Scenario, n: int, seed: int, hist: Histogram | None = None, panel: int = 0) -> Plan:
     """Derive the kernel's tables of every policy in force; raises ScenarioError for a scenario
     the model calls invalid (naming the schedule entry when a scheduled policy is the invalid one)."""
@@ -263,10 +272,7 @@ def compile_plan(scenario: Scenario, n: int, seed: int, hist: Histogram | None =
         )
     hist = hist or Histogram()
     sc = scenario
-    columns = L.column_names(
-        [c.name for c in sc.channel], [a.name for a in sc.activity], [g.name for g in sc.grade],
-        exit=sc.exit is not None, appeals=sc.appeals is not None, adaptive=sc.adaptive is not None,
-    )  # fmt: skip
+    columns = aggregate_columns(sc)
     compiled = []
     for k, (day, policy) in enumerate(policies_in_force(sc)):
         try:

@@ -166,14 +166,11 @@ def _int(v, what: str, lo: int, hi: int) -> int:
 
 
 def daily_columns(scenario: Scenario) -> list[str]:
-    """The daily table's columns for a scenario (MODEL.md §5)."""
-    cols = ["day", "threshold", "sum_public", "sum_public_sq", "min_public", "max_public", "sum_own", "listed",
-            "entries", "exits", "ever_listed", "spillover", "listed_wrongly_flagged"]  # fmt: skip
-    for c in scenario.channel:
-        cols += [f"true_{c.name}", f"detected_{c.name}", f"false_{c.name}"]
-    for a in scenario.activity:
-        cols += [f"attempts_{a.name}", f"denied_{a.name}"]
-    return cols + ["stress_sum", "stress_high"]
+    """The daily table's columns for a scenario (MODEL.md §5, with CSM-2's and the grade columns when
+    the scenario has them): the plan's own list, declared once in :mod:`credsim.kernel.layout`."""
+    from credsim.plan import aggregate_columns
+
+    return ["day", "threshold", *aggregate_columns(scenario)]
 
 
 def _check_metric(metric: str, scenario: Scenario, source: str) -> None:
