@@ -26,9 +26,9 @@ from credsim.plan import Plan
 from credsim.scenario.model import MAX_DAYS
 from credsim.tables import Snapshot, Tables, Timing
 
-#: Names other modules import from here: the day loop's inputs and outputs.
-__all__ = ["BACKENDS", "Snapshot", "Tables", "Timing", "check_fits", "default_threads", "estimate_memory",
-           "histogram_days", "make_backend", "run_plan"]  # fmt: skip
+#: Names other modules import from here: the day loop, its inputs and outputs.
+__all__ = ["BACKENDS", "DayLoop", "Snapshot", "Tables", "Timing", "check_fits", "default_threads",
+           "estimate_memory", "finished_tables", "histogram_days", "make_backend", "run_plan"]  # fmt: skip
 
 
 def available_memory() -> int:
@@ -137,18 +137,26 @@ def run_plan(
     checkpoint=None,
     resume_from: Snapshot | None = None,
 ) -> Tables:
-    """Run days 1..days of a compiled plan and collect the tables (MODEL.md §5).
+    """Run days 1..days of a compiled plan and collect the tables (MODEL.md §5): a :class:`DayLoop`
+    run to its end, its backend closed however it ends.
 
     ``checkpoint`` (see :mod:`credsim.reliability.checkpoint`) is asked ``due(t)`` after each day
     and, when due, given a :class:`Snapshot` to ``save`` (it may raise to stop the run there).
     ``resume_from`` continues a run from a snapshot: the tables are those of an uninterrupted run
     (its ``state`` dict is emptied once the backend holds the state, so only one copy stays in memory).
     """
-    if not 1 <= days <= MAX_DAYS:
-        raise CredsimError(f"days: must be in 1..{MAX_DAYS}, got {days}")
-    check_fits(plan, days, backend, plan.panel)
-    with numba_threads_restored():
-        return _run_plan(plan, days, backend, threads, shards, on_day, timing, checkpoint, resume_from)
+    with numba_threads_restored(), DayLoop(plan, days, backend, threads=threads, shards=shards) as loop:
+        if resume_from is None:
+            loop.init()
+        else:
+            loop.restore(resume_from)
+        while loop.day < days:
+            t = loop.step()
+            if on_day is not None:
+                on_day(t, days)
+            if checkpoint is not None and checkpoint.due(t):
+                checkpoint.save(loop.snapshot())
+        return loop.tables(timing)
 
 
 @contextmanager
@@ -163,68 +171,126 @@ def numba_threads_restored():
         numba.set_num_threads(before)
 
 
-def _run_plan(plan, days, backend, threads, shards, on_day, timing, checkpoint, resume_from) -> Tables:
-    t0 = time.perf_counter()
-    be = make_backend(plan, backend, threads, shards)
-    try:
-        return _day_loop(be, t0, plan, days, on_day, timing, checkpoint, resume_from)
-    finally:  # however the loop ends (done, stopped, failed): hand the backend's resources back now
-        be.close()
-
-
-def _day_loop(be, t0, plan, days, on_day, timing, checkpoint, resume_from) -> Tables:
-    be.init()
-    lay = plan.layout
-    cols = ["day", "threshold", *plan.columns]
-    daily = np.zeros((days, len(cols)), np.int64)
-    regions = np.zeros((days, lay.n_regions, 2), np.int64)
-    hist_days = histogram_days(plan, days)
-    hist = np.zeros((len(hist_days), plan.hist.bins), np.int64) if plan.hist.bins else None
-    k_panel = plan.panel
-    panel = np.zeros((days, k_panel, N_PANEL), np.int16) if k_panel else None
-    base = len(plan.columns)
-    start, hi, loop_before = 1, 0, 0.0
-    if resume_from is not None:
-        snap = resume_from
-        be.load_state(snap.state)
-        snap.state.clear()  # copied into the backend: let the loaded arrays go (a second copy of the state)
-        start, sum_prev, loop_before = snap.day + 1, snap.sum_prev, snap.loop_s
-        daily[: snap.day] = snap.daily
-        regions[: snap.day] = snap.regions
-        if hist is not None and snap.hist is not None:
-            hi = len(snap.hist)
-            hist[:hi] = snap.hist
-        if panel is not None and snap.panel is not None:
-            panel[: snap.day] = snap.panel
-    else:
-        sum_prev = be.sum_public0()  # Σ P_0 (MODEL.md §8.5); S0 * N without a list on day 0
-    switch_days = [p.day for p in plan.policies]
-    t1 = time.perf_counter()
-    for t in range(start, days + 1):
-        k = bisect.bisect_right(switch_days, t) - 1  # the policy in force on day t (§8.4)
-        threshold = plan.threshold(sum_prev, k)
-        hist_on = bool(hist_days) and hi < len(hist_days) and hist_days[hi] == t
-        row, reg = be.day(t, threshold, day_key(plan.seed, t), hist_on, policy=k)
-        daily[t - 1, 0] = t
-        daily[t - 1, 1] = threshold
-        daily[t - 1, 2:] = row[:base]
-        regions[t - 1] = reg
-        if hist_on:
-            hist[hi] = row[base:]
-            hi += 1
-        if panel is not None:
-            panel[t - 1] = be.panel[:k_panel]
-        sum_prev = int(row[C_SUM_P])
-        if on_day is not None:
-            on_day(t, days)
-        if checkpoint is not None and checkpoint.due(t):
-            part_hist = None if hist is None else hist[:hi]
-            part_panel = None if panel is None else panel[:t]
-            loop_s = loop_before + time.perf_counter() - t1
-            checkpoint.save(Snapshot(t, sum_prev, be.state(), daily[:t], regions[:t], part_hist, loop_s, part_panel, k))
-    t2 = time.perf_counter()
-    if timing is not None:
-        timing.setup_s, timing.loop_s = t1 - t0, loop_before + t2 - t1
+def finished_tables(plan: Plan, days: int, daily: np.ndarray, regions: np.ndarray, hist: np.ndarray | None,
+                    panel: np.ndarray | None) -> Tables:  # fmt: skip
+    """The :class:`Tables` of a run of ``days`` days of ``plan`` from its arrays (a day loop's, or
+    a checkpoint's finished ones)."""
     lo, width = plan.hist.edges(plan.scenario) if plan.hist.bins else (0, 1)
-    agents = plan.panel_agents() if k_panel else None
-    return Tables(cols, daily, regions, lay.names, hist_days, hist, lo, width, panel, agents)
+    agents = plan.panel_agents() if plan.panel else None
+    cols = ["day", "threshold", *plan.columns]
+    return Tables(cols, daily, regions, plan.layout.names, histogram_days(plan, days), hist, lo, width, panel, agents)
+
+
+class DayLoop:
+    """A run of ``days`` days of a plan as a cursor: :meth:`init` (day 0) or :meth:`restore` (a
+    snapshot's day), then :meth:`step` one day at a time or :meth:`run` to a day; :meth:`snapshot`
+    at any day is what a checkpoint keeps, :meth:`tables` at the end what a run returns.
+
+    It owns the only cross-day coupling of CSM-1, the ``below_mean`` threshold (yesterday's Σ P),
+    and picks each day's policy in force (§8.4). A context manager: leaving it closes the backend,
+    however the run ends (done, stopped, failed)."""
+
+    def __init__(self, plan: Plan, days: int, backend: str = "cpu", *, threads: int | None = None, shards: int = 1):
+        if not 1 <= days <= MAX_DAYS:
+            raise CredsimError(f"days: must be in 1..{MAX_DAYS}, got {days}")
+        check_fits(plan, days, backend, plan.panel)
+        self.t0 = time.perf_counter()
+        self.plan, self.days = plan, days
+        self.backend = make_backend(plan, backend, threads, shards)
+        lay = plan.layout
+        self.daily = np.zeros((days, 2 + len(plan.columns)), np.int64)
+        self.regions = np.zeros((days, lay.n_regions, 2), np.int64)
+        self.hist_days = histogram_days(plan, days)
+        self.hist = np.zeros((len(self.hist_days), plan.hist.bins), np.int64) if plan.hist.bins else None
+        self.panel = np.zeros((days, plan.panel, N_PANEL), np.int16) if plan.panel else None
+        self.switch_days = [p.day for p in plan.policies]
+        self.day = 0  # days done
+        self.sum_prev = 0  # Σ P of the last day done (day 0: Σ P_0)
+        self.policy = 0  # the policy in force on the last day done
+        self.hi = 0  # histogram rows filled
+        self.loop_before = 0.0  # day-loop seconds of the run before a restore
+        self.t1: float | None = None  # when the day loop started (after init or restore)
+
+    def __enter__(self) -> DayLoop:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Hand the backend's resources back now (actors, device memory); idempotent."""
+        be, self.backend = self.backend, None
+        if be is not None:
+            be.close()
+
+    def init(self) -> None:
+        """Day 0: the backend's initial state and Σ P_0 (MODEL.md §3, §8.5; S0 * N without a list)."""
+        self.backend.init()
+        self.sum_prev = self.backend.sum_public0()
+        self.t1 = time.perf_counter()
+
+    def restore(self, snap: Snapshot) -> None:
+        """Continue from a snapshot (its ``state`` dict is emptied once the backend holds the state,
+        so only one copy stays in memory); the tables are then those of an uninterrupted run."""
+        self.backend.init()
+        self.backend.load_state(snap.state)
+        snap.state.clear()  # copied into the backend: let the loaded arrays go (a second copy of the state)
+        self.day, self.sum_prev, self.loop_before, self.policy = snap.day, snap.sum_prev, snap.loop_s, snap.policy
+        self.daily[: snap.day] = snap.daily
+        self.regions[: snap.day] = snap.regions
+        if self.hist is not None and snap.hist is not None:
+            self.hi = len(snap.hist)
+            self.hist[: self.hi] = snap.hist
+        if self.panel is not None and snap.panel is not None:
+            self.panel[: snap.day] = snap.panel
+        self.t1 = time.perf_counter()
+
+    def step(self) -> int:
+        """Run the next day; returns its number t."""
+        plan, be = self.plan, self.backend
+        t = self.day + 1
+        if t > self.days:
+            raise ValueError(f"day loop: all {self.days} days are done")
+        k = bisect.bisect_right(self.switch_days, t) - 1  # the policy in force on day t (§8.4)
+        threshold = plan.threshold(self.sum_prev, k)
+        hist_on = bool(self.hist_days) and self.hi < len(self.hist_days) and self.hist_days[self.hi] == t
+        row, reg = be.day(t, threshold, day_key(plan.seed, t), hist_on, policy=k)
+        base = len(plan.columns)
+        self.daily[t - 1, 0] = t
+        self.daily[t - 1, 1] = threshold
+        self.daily[t - 1, 2:] = row[:base]
+        self.regions[t - 1] = reg
+        if hist_on:
+            self.hist[self.hi] = row[base:]
+            self.hi += 1
+        if self.panel is not None:
+            self.panel[t - 1] = be.panel[: plan.panel]
+        self.sum_prev = int(row[C_SUM_P])
+        self.day, self.policy = t, k
+        return t
+
+    def run(self, until: int | None = None) -> None:
+        """Run days up to ``until`` (default: the last)."""
+        until = self.days if until is None else until
+        while self.day < until:
+            self.step()
+
+    @property
+    def loop_s(self) -> float:
+        """Seconds in the day loop so far (with those before a restore)."""
+        return self.loop_before + (time.perf_counter() - self.t1 if self.t1 is not None else 0.0)
+
+    def snapshot(self) -> Snapshot:
+        """The run at the end of the last day done: all it needs to continue exactly."""
+        t = self.day
+        hist = None if self.hist is None else self.hist[: self.hi]
+        panel = None if self.panel is None else self.panel[:t]
+        return Snapshot(t, self.sum_prev, self.backend.state(), self.daily[:t], self.regions[:t], hist, self.loop_s,
+                        panel, self.policy)  # fmt: skip
+
+    def tables(self, timing: Timing | None = None) -> Tables:
+        """The run's tables (all days done); ``timing`` gets the set-up and day-loop seconds."""
+        if timing is not None:
+            t2 = time.perf_counter()
+            timing.setup_s, timing.loop_s = self.t1 - self.t0, self.loop_before + t2 - self.t1
+        return finished_tables(self.plan, self.days, self.daily, self.regions, self.hist, self.panel)

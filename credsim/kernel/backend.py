@@ -24,6 +24,7 @@ from credsim.backends.base import (  # noqa: F401 (re-exported: the names this m
     state_bytes_per_agent,
     state_fields,
 )
+from credsim.kernel.args import state_args, table_args
 from credsim.plan import Plan
 
 #: Bytes of per-chunk accumulator rows at most (beyond one chunk): with wide rows (many histogram
@@ -80,8 +81,7 @@ class CpuBackend:
             warnings.simplefilter("ignore", NumbaIRAssumptionWarning)
             self._compile()
         self._k.init_state(
-            self.lo, self.hi, self.own, self.flags, self.since, self.stress, self.aux,
-            np.uint64(p.root1), np.uint64(p.root2), p.married_thr, p.ip,
+            self.lo, self.hi, *state_args(self), np.uint64(p.root1), np.uint64(p.root2), p.married_thr, p.ip,
         )  # fmt: skip
 
     def sum_public0(self) -> int:
@@ -94,9 +94,8 @@ class CpuBackend:
         lay = p.layout
         empty = self.acc[:0]
         self._k.run_day(
-            0, 0, np.uint64(0), False, self.lo, self.lo, self.chunk, self.own, self.flags, self.since,
-            self.stress, self.aux, self.halo, p.ip, p.beh, p.chan, p.act, lay.starts, lay.sizes, p.amod, empty,
-            self.racc[:0], self.panel,
+            0, 0, np.uint64(0), False, self.lo, self.lo, self.chunk, *state_args(self), self.halo, *table_args(p),
+            lay.starts, lay.sizes, p.amod, empty, self.racc[:0], self.panel,
         )  # fmt: skip
 
     def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None, policy: int = 0):
@@ -106,9 +105,9 @@ class CpuBackend:
         pol = p.policies[policy]
         lay = p.layout
         self._k.run_day(
-            t, threshold, np.uint64(key), hist_on, self.lo, self.hi, self.chunk,
-            self.own, self.flags, self.since, self.stress, self.aux, self.halo if halo is None else halo,
-            pol.ip, pol.beh, pol.chan, pol.act, lay.starts, lay.sizes, p.amod, self.acc, self.racc, self.panel,
+            t, threshold, np.uint64(key), hist_on, self.lo, self.hi, self.chunk, *state_args(self),
+            self.halo if halo is None else halo, *table_args(pol), lay.starts, lay.sizes, p.amod, self.acc, self.racc,
+            self.panel,
         )  # fmt: skip
         return reduce_rows(self.acc), self.racc.sum(axis=0).reshape(-1, 2)
 

@@ -42,6 +42,7 @@ import numpy as np
 
 from credsim.errors import CredsimError
 from credsim.backends.base import STATE_BYTES_PER_AGENT, aux_buffer, panel_buffer, state_bytes_per_agent, state_fields
+from credsim.kernel.args import KERNEL_ARGS, STATE_ARGS, TABLE_ARGS, VARIANTS, signature, table_args  # noqa: F401
 from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N, IP_PANEL_K, IP_SPOUSE_W
 
 #: Most aggregate columns a plan may have on this backend (size of each thread's local row).
@@ -282,26 +283,9 @@ if cuda is not None:
             c += nt
 
 
-#: The kernels' arguments by name and numba type, in order: the one declaration from which
-#: :func:`kernel_signatures` builds the explicit signatures (for ``compile_ptx``), and against which
-#: the launches in :class:`CudaBackend` are checked by the PTX test.
-STATE_ARGS = (("own", "int16[::1]"), ("flags", "uint8[::1]"), ("since", "uint16[::1]"), ("stress", "uint8[::1]"),
-              ("aux", "{aux}[::1]"))  # fmt: skip
-TABLE_ARGS = (("ip", "int64[::1]"), ("beh", "int64[:, ::1]"), ("chan", "int64[:, ::1]"), ("act", "int64[:, ::1]"))
-KERNEL_ARGS = {
-    "day_kernel": (("t", "int64"), ("threshold", "int64"), ("key", "uint64"), ("hist_on", "boolean"),
-                   ("lo", "int64"), ("hi", "int64"), ("pairs_per_block", "int64"), ("n_cols", "int64"),
-                   ("n_reg", "int64"), *STATE_ARGS, ("halo", "uint8[::1]"), *TABLE_ARGS,
-                   ("reg_start", "int64[::1]"), ("reg_size", "int64[::1]"), ("amod", "int64[:, ::1]"),
-                   ("out", "int64[::1]"), ("panel", "int16[:, ::1]")),
-    "init_kernel": (("lo", "int64"), ("hi", "int64"), *STATE_ARGS, ("root1", "uint64"), ("root2", "uint64"),
-                    ("married_thr", "int64"), ("ip", "int64[::1]")),
-    "sum_public0_kernel": (("lo", "int64"), ("hi", "int64"), ("own", "int16[::1]"), ("flags", "uint8[::1]"),
-                           ("ip", "int64[::1]"), ("out", "int64[::1]")),
-    "reset_kernel": (("out", "int64[::1]"), ("n_cols", "int64")),
-}  # fmt: skip
-#: The compiled variants (kernel/step.py's compile-time switch, the dtype of aux): CSM-1 and extended.
-VARIANTS = {"": {"aux": "int8"}, "_extended": {"aux": "uint8"}}
+#: The kernels' arguments by name and numba type, in order, are declared in credsim.kernel.args
+#: (STATE_ARGS, TABLE_ARGS, KERNEL_ARGS, VARIANTS): :func:`kernel_signatures` builds the explicit
+#: signatures from them (for ``compile_ptx``), and the launches in :class:`CudaBackend` pass the groups.
 
 
 def kernel_signatures() -> dict:
@@ -314,7 +298,7 @@ def kernel_signatures() -> dict:
     out = {}
     for suffix, types_ in VARIANTS.items():
         for name, args in KERNEL_ARGS.items():
-            sig = f"void({', '.join(ty.format(**types_) for _, ty in args)})"
+            sig = signature(args, **types_)
             if suffix and sig == out.get(name, (None, None))[1]:
                 continue  # the same kernel in both variants
             out[name + suffix] = (kernels[name], sig)
@@ -439,9 +423,8 @@ class CudaBackend:
             # selects the CSM-1 or the extended kernel, see kernel/step.py)
             self.d_aux = self.d_state["aux"] if plan.has_aux else cuda.to_device(aux_buffer(plan, 1))
             # every policy in force, (ip, beh, chan, act) each, resident for the whole run
-            self.d_policies = [
-                tuple(cuda.to_device(np.ascontiguousarray(a, np.int64)) for a in (pol.ip, pol.beh, pol.chan, pol.act))
-                for pol in plan.policies
+            self.d_policies = [  # each in kernel order (credsim.kernel.args.TABLE_ARGS)
+                tuple(cuda.to_device(np.ascontiguousarray(a, np.int64)) for a in table_args(pol)) for pol in plan.policies
             ]
             self.panel = panel_buffer(plan)
             self.d_panel = cuda.to_device(self.panel)
@@ -490,15 +473,14 @@ class CudaBackend:
     def init(self) -> None:
         """Day-0 state (MODEL.md §3 and §8.5) on the device, then compile the day kernel with a no-op day 0."""
         p = self.plan
-        s = self.d_state
         n_local = self.hi - self.lo
         blocks = max(1, min(-(-n_local // self.tpb), 65535 if SIMULATOR else 1 << 20))
         if SIMULATOR:
             blocks = max(1, min(blocks, 8))
         with _sim_switch_interval():
             init_kernel[blocks, self.tpb](
-                _i64(self.lo), _i64(self.hi), s["own"], s["flags"], s["since"], s["stress"], self.d_aux,
-                np.uint64(p.root1), np.uint64(p.root2), _i64(p.married_thr), self.d_policies[0][0],
+                _i64(self.lo), _i64(self.hi), *self._state_args(), np.uint64(p.root1), np.uint64(p.root2),
+                _i64(p.married_thr), self.d_policies[0][0],
             )  # fmt: skip
             self._launch(0, 0, 0, False, None, self.lo, 0)  # compiles; hi == lo: no pair is touched
         cuda.synchronize()
@@ -517,17 +499,19 @@ class CudaBackend:
             )
         return int(self.d_sum0.copy_to_host()[0])
 
+    def _state_args(self) -> tuple:
+        """The device state in kernel order (credsim.kernel.args.STATE_ARGS); aux is the dummy without CSM-2."""
+        return tuple(self.d_aux if name == "aux" else self.d_state[name] for name, _ in STATE_ARGS)
+
     def _launch(self, t, threshold, key, hist_on, halo, hi, policy) -> None:
-        s = self.d_state
         n_out = self.d_out.shape[0]
         reset_kernel[-(-n_out // 128), 128](self.d_out, _i64(self.n_cols))
         blocks = self.n_blocks if hi > self.lo else 1
-        d_ip, d_beh, d_chan, d_act = self.d_policies[policy]
         day_kernel[blocks, self.tpb](
             _i64(t), _i64(threshold), np.uint64(key), bool(hist_on), _i64(self.lo), _i64(hi),
-            _i64(self.pairs_per_block), _i64(self.n_cols), _i64(self.n_reg),
-            s["own"], s["flags"], s["since"], s["stress"], self.d_aux, self.d_halo if halo is None else halo,
-            d_ip, d_beh, d_chan, d_act, self.d_starts, self.d_sizes, self.d_amod, self.d_out, self.d_panel,
+            _i64(self.pairs_per_block), _i64(self.n_cols), _i64(self.n_reg), *self._state_args(),
+            self.d_halo if halo is None else halo, *self.d_policies[policy], self.d_starts, self.d_sizes, self.d_amod,
+            self.d_out, self.d_panel,
         )  # fmt: skip
 
     def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None, policy: int = 0):

@@ -50,7 +50,7 @@ from typing import Callable
 import numpy as np
 
 from credsim.api import MAX_HIST_BINS
-from credsim.engine import BACKENDS, histogram_days, run_plan
+from credsim.engine import BACKENDS, finished_tables, histogram_days, run_plan
 from credsim.tables import Snapshot, Tables, Timing
 from credsim.errors import CredsimError
 from credsim.fsutil import RUN, check_output_folder, fsync_dir
@@ -751,10 +751,7 @@ def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = 
             snap = work.load_snapshot(plan, inputs, inputs_raw) if resume else None
             timing = Timing()
             if snap is not None and snap.day >= inputs.days:  # finished tables kept after a failed write
-                lo, width = plan.hist.edges(plan.scenario) if plan.hist.bins else (0, 1)
-                tables = Tables(["day", "threshold", *plan.columns], snap.daily, snap.regions, plan.layout.names,
-                                histogram_days(plan, inputs.days), snap.hist, lo, width, snap.panel,
-                                plan.panel_agents() if plan.panel else None)  # fmt: skip
+                tables = finished_tables(plan, inputs.days, snap.daily, snap.regions, snap.hist, snap.panel)
                 timing.loop_s = snap.loop_s
             else:
                 tables = run_plan(plan, inputs.days, backend, threads=threads, on_day=on_day, timing=timing,

@@ -25,13 +25,14 @@ from credsim.fsutil import FIGURES, check_output_folder, check_replaceable_file,
 from credsim.report.charts import Chart, build_charts
 from credsim.report.policy import policy_html
 from credsim.results.run import RunResult
+from credsim.distributed.sweep import COUNT_METRICS
+from credsim.results.compare import BASELINE
 from credsim.results.scorecard import check_comparable, metric_label, metric_order, scorecard, verdict
 
 __all__ = ["write_report", "write_figures", "ReportInput", "prepare"]
 
-BASELINE = "baseline"
-#: Scorecard entries that feed the verdicts but are not shown as rows.
-HIDDEN_METRICS = {"offences_prevented", "listed_person_days"}
+#: Scorecard entries that feed the verdicts but are not shown as rows (the sweep's absolute counts).
+HIDDEN_METRICS = set(COUNT_METRICS)
 
 
 class ReportInput:
