@@ -9,16 +9,14 @@ checked once, when the scenario is loaded (:func:`check_schedule`, called by the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from credsim.errors import ScenarioError
 from credsim.scenario.fields import field_errors
 
-if TYPE_CHECKING:
-    from credsim.scenario.model import Scenario
+#: A scenario (credsim.scenario.model.Scenario, which calls this module: typed by its base class here).
+Scenario = BaseModel
 
 #: Tables a schedule may change (``TABLE.FIELD``), and the fields of each it may not.
 TABLES = ("score", "blacklist", "behaviour", "stress", "exit", "appeals", "adaptive")
@@ -93,12 +91,12 @@ def _path_of(loc: tuple, plan: dict) -> str | None:
     return None
 
 
-def _apply(base: dict, entries: list, Scenario: type) -> list[tuple[int, Scenario]]:
+def _apply(base: dict, entries: list, scenario_cls: type) -> list[tuple[int, Scenario]]:
     """Policies in force: ``[(1, base), (day_0, base + set_0), (day_1, base + set_0 + set_1), ...]``.
 
-    ``base`` is a scenario as a plain dict without its schedule, ``Scenario`` the class that
+    ``base`` is a scenario as a plain dict without its schedule, ``scenario_cls`` the class that
     validates each policy; raises :class:`_Refused`."""
-    models = _models(Scenario)
+    models = _models(scenario_cls)
     out = []
     plan = {k: v for k, v in base.items() if k != "schedule"}
     prev = 1
@@ -111,7 +109,7 @@ def _apply(base: dict, entries: list, Scenario: type) -> list[tuple[int, Scenari
         for key, value in entry.set.items():
             _set_one(plan, k, key, value, models)
         try:
-            policy = Scenario.model_validate(plan)
+            policy = scenario_cls.model_validate(plan)
         except ValidationError as err:
             first = err.errors(include_url=False)[0]
             where, msg = field_errors(err)[0]
