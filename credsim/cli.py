@@ -7,8 +7,6 @@ code 2, with no traceback and nothing half-written.
 from __future__ import annotations
 
 import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
