@@ -45,6 +45,7 @@ RESULT_SOURCES = KERNEL_SOURCES + (
     "reliability/checkpoint.py",
     "sources.py",
     "tables.py",
+    "version.py",  # written into run.json and checkpoints
 )
 
 
