@@ -1,9 +1,19 @@
-"""`make bench`: day-loop speed and memory of the CPU engine on this machine.
+"""`make bench`: the CPU engine's day loops judged against the floor, side by side, and its memory.
 
-Prints agent-steps per second for essay at N = 2e7 over 30 days (the day loop, and the whole
-process including start-up, compile-cache load and writing the tables), and bytes of memory per
-agent as the slope of peak RSS between N = 1e7 and N = 5e7 (each in a fresh process).
-Options: --quick for a smaller run; --china to also run all 1.4e9 agents for 2 days.
+The floor (benchmarks/floor.py) is the unavoidable work of a CSM-1 day, fused and parallel: three
+mix64 hashes and 6 bytes of state read and written per agent. Absolute agent-steps/s depend on the
+machine and on whatever else runs on it; the fraction of the floor measured in the same minute
+travels. In rounds, interleaved, on the same thread count:
+
+- the floor, then each scenario's day loop (essay, baseline, and essay2 when
+  tests/scenarios/essay2.toml exists and loads), each followed by the floor again; a day loop's
+  fraction is its rate over the mean of the floor runs just before and after it;
+- the whole process `credsim run essay -n N -d D` (kernel already compiled), and its time over
+  the day loop's time in the same run;
+
+then bytes of memory per agent as the slope of peak RSS between N = 1e7 and 5e7 (fresh processes).
+Medians with [min..max] over the rounds. Options: --quick (N = 2e6, 10 days, a 1e6/5e6 slope: about
+a minute), -n/-d/--rounds, --threads (e.g. 1), --china (also 1.4e9 agents for 2 days).
 """
 
 from __future__ import annotations
@@ -12,47 +22,162 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+ESSAY2 = ROOT / "tests" / "scenarios" / "essay2.toml"
 RUN = [sys.executable, "-c", "from credsim.cli import main; main()", "run"]
 
 
-def run_child(scenario: str, n: str, days: int, out: Path) -> tuple[float, int, dict]:
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (else what the platform module says)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_child(scenario: str, n: str, days: int, out: Path, threads: int | None) -> tuple[float, int, dict]:
     """Run `credsim run` in a fresh process; returns (wall seconds, peak RSS bytes, run.json)."""
+    cmd = [*RUN, scenario, "-n", n, "-d", str(days), "--out", str(out), "--quiet"]
+    if threads:
+        cmd += ["--threads", str(threads)]
     t0 = time.perf_counter()
-    proc = subprocess.Popen([*RUN, scenario, "-n", n, "-d", str(days), "--out", str(out), "--quiet"])
+    proc = subprocess.Popen(cmd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"bench: credsim run failed for N={n}")
+        sys.exit(f"bench: credsim run {scenario} failed for N={n}")
     return wall, usage.ru_maxrss * 1024, json.loads((out / "run.json").read_text())
+
+
+def stat(xs: list[float], fmt: str = ".3g") -> str:
+    """median [min..max]"""
+    return f"{statistics.median(xs):{fmt}} [{min(xs):{fmt}}..{max(xs):{fmt}}]"
+
+
+def scenarios() -> tuple[list[tuple[str, str]], list[str]]:
+    """(label, spec) of the day loops to time, and notes on those skipped."""
+    from credsim.api import simulate
+
+    chosen, notes = [("essay", "essay"), ("baseline", "baseline")], []
+    if not ESSAY2.exists():
+        notes.append(f"essay2 skipped: {ESSAY2.relative_to(ROOT)} does not exist (CSM-2 not here yet)")
+        return chosen, notes
+    try:
+        simulate(ESSAY2, 1000, 2)
+    except Exception as err:  # any failure to load or run it: report and go on without it
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        notes.append(f"essay2 skipped: {ESSAY2.relative_to(ROOT)} does not load or run here: {first}")
+        return chosen, notes
+    return [*chosen, ("essay2", str(ESSAY2))], notes
+
+
+def day_loop(spec: str, n: int, days: int, threads: int | None) -> tuple[float, float]:
+    """(wall, process CPU) seconds of days 2..D of `credsim.api.simulate`'s day loop, from the
+    ends of day 1 and day D (so set-up is not in it; every day costs the same kind of work)."""
+    from credsim.api import simulate
+
+    marks: dict[int, tuple[float, float]] = {}
+
+    def on_day(t: int, _days: int) -> None:
+        if t in (1, days):
+            marks[t] = (time.perf_counter(), time.process_time())
+
+    simulate(spec, n, days, threads=threads, on_day=on_day)
+    return marks[days][0] - marks[1][0], marks[days][1] - marks[1][1]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="N = 2e6 and a 1e6/5e6 memory slope")
+    ap.add_argument("--quick", action="store_true", help="N = 2e6, 10 days, memory slope 1e6..5e6 (about a minute)")
+    ap.add_argument("-n", "--population", type=float, default=None, help="agents (default 2e7; --quick 2e6)")
+    ap.add_argument("-d", "--days", type=int, default=None, help="days (default 30; --quick 10)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-RSS slope")
     ap.add_argument("--china", action="store_true", help="also run essay at N = 1.4e9 for 2 days")
     args = ap.parse_args()
-    n_speed, n_lo, n_hi = ("2e6", "1e6", "5e6") if args.quick else ("2e7", "1e7", "5e7")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}")
+    n = int(args.population or (2e6 if args.quick else 2e7))
+    days = args.days or (10 if args.quick else 30)
+    n_lo, n_hi = ("1e6", "5e6") if args.quick else ("1e7", "5e7")
+    if n < 2 or days < 2 or args.rounds < 1 or (args.threads is not None and args.threads < 1):
+        ap.error("population and days must be at least 2, rounds and threads at least 1")
+
+    import numba
+    from numba.core.errors import NumbaIRAssumptionWarning
+
+    from credsim.api import simulate
+    from floor import Floor
+
+    warnings.simplefilter("ignore", NumbaIRAssumptionWarning)
+    floor = Floor(n, args.threads)  # sets numba's thread count when --threads is given
+    threads = numba.get_num_threads()
+    loops, notes = scenarios()
+    for _, spec in loops:
+        simulate(spec, 1000, 2, threads=args.threads)  # compile or load from cache before timing
+    print(f"cpu: {cpu_model()}; {os.cpu_count()} cores, {threads} thread(s) used; "
+          f"python {platform.python_version()}, numba {numba.__version__}")  # fmt: skip
+    print(f"day loops at N={n:.3g} x D={days}, {args.rounds} rounds interleaved (floor, essay, floor, baseline, "
+          f"floor, ...); median [min..max]")
+
+    steps = n * days  # the floor's day loop: days 1..D
+    steps_sim = n * (days - 1)  # a scenario's day loop, timed from the end of day 1 (see day_loop)
+    floor_runs: list[tuple[float, float]] = []  # (wall, CPU) seconds
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in loops}
+    frac: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in loops}
+    proc_s: list[float] = []
+    proc_ratio: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        run_child("essay", "1000", 2, tmp / "warm")  # compile once (cached for the runs below)
-        wall, rss, meta = run_child("essay", n_speed, 30, tmp / "speed")
-        n = float(n_speed)
-        print(f"essay N={n:.3g} D=30: day loop {meta['loop_s']:.2f} s = {n * 30 / meta['loop_s']:.3g} agent-steps/s; "
-              f"whole process {wall:.2f} s = {n * 30 / wall:.3g} agent-steps/s; peak RSS {rss / 2**30:.2f} GiB")  # fmt: skip
-        _, rss_lo, _ = run_child("essay", n_lo, 2, tmp / "lo")
-        _, rss_hi, _ = run_child("essay", n_hi, 2, tmp / "hi")
-        slope = (rss_hi - rss_lo) / (float(n_hi) - float(n_lo))
-        print(f"memory: peak RSS {rss_lo / 2**20:.0f} MiB at N={float(n_lo):.0e}, {rss_hi / 2**20:.0f} MiB at "
-              f"N={float(n_hi):.0e}: {slope:.2f} bytes per agent")  # fmt: skip
+        run_child("essay", "1000", 2, tmp / "warm", args.threads)  # the child's kernel cache is warm too
+        floor_runs.append(floor.run_timed(days))
+        for _ in range(args.rounds):
+            for label, spec in loops:
+                wall, cpu = day_loop(spec, n, days, args.threads)
+                floor_runs.append(floor.run_timed(days))
+                runs[label].append((wall, cpu))
+                around = floor_runs[-2:]  # the floor runs just before and just after
+                frac[label].append(tuple(
+                    (steps_sim / x) / (sum(steps / f[k] for f in around) / 2) for k, x in enumerate((wall, cpu))
+                ))  # fmt: skip
+            wall, _, meta = run_child("essay", str(n), days, tmp / "proc", args.threads)
+            proc_s.append(wall)
+            proc_ratio.append(wall / meta["loop_s"])
+        print(f"  {'':9} {'agent-steps/s (wall)':>30} {'of the floor':>21}   {'per CPU-second':>30} {'of the floor':>21}")
+        fw = [steps / w for w, _ in floor_runs]
+        fc = [steps / c for _, c in floor_runs]
+        print(f"  {'floor':9} {stat(fw):>30} {'1':>21}   {stat(fc):>30} {'1':>21}  ({len(floor_runs)} runs)")
+        for label, _ in loops:
+            w = [steps_sim / x for x, _ in runs[label]]
+            c = [steps_sim / x for _, x in runs[label]]
+            print(f"  {label:9} {stat(w):>30} {stat([f[0] for f in frac[label]], '.3f'):>21}   "
+                  f"{stat(c):>30} {stat([f[1] for f in frac[label]], '.3f'):>21}")  # fmt: skip
+        for note in notes:
+            print(f"  {note}")
+        print("  (fraction: a day loop's rate over the mean of the floor runs just before and after it; the CPU-time\n"
+              "  columns count only the cycles this process got, so they hold when the machine is shared)")  # fmt: skip
+        print(f"whole process `credsim run essay -n {n:.3g} -d {days}` (kernel compiled): {stat(proc_s, '.2f')} s "
+              f"= {stat([steps / s for s in proc_s])} agent-steps/s; {stat(proc_ratio, '.2f')} x its day loop")  # fmt: skip
+        if not args.no_memory:
+            _, rss_lo, _ = run_child("essay", n_lo, 2, tmp / "lo", args.threads)
+            _, rss_hi, _ = run_child("essay", n_hi, 2, tmp / "hi", args.threads)
+            slope = (rss_hi - rss_lo) / (float(n_hi) - float(n_lo))
+            print(f"memory: peak RSS {rss_lo / 2**20:.0f} MiB at N={float(n_lo):.0e}, {rss_hi / 2**20:.0f} MiB at "
+                  f"N={float(n_hi):.0e}: {slope:.2f} bytes per agent")  # fmt: skip
         if args.china:
-            wall, rss, meta = run_child("essay", "1.4e9", 2, tmp / "china")
+            wall, rss, meta = run_child("essay", "1.4e9", 2, tmp / "china", args.threads)
             print(f"essay N=1.4e9 D=2: day loop {meta['loop_s']:.1f} s ({meta['loop_s'] / 2:.1f} s/day, "
                   f"{1.4e9 * 2 / meta['loop_s']:.3g} agent-steps/s), whole process {wall:.1f} s, "
                   f"peak RSS {rss / 2**30:.2f} GiB")  # fmt: skip

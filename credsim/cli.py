@@ -334,6 +334,20 @@ def version() -> None:
     out_console.print(__version__)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        version()
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                  help="Print the credsim version and exit."),  # fmt: skip
+) -> None:
+    pass
+
+
 #: Modules that add commands to the app: each defines ``register(app)`` and imports heavy
 #: dependencies inside its commands, so ``credsim --help`` stays fast.
 EXTENSIONS = (
@@ -343,6 +357,7 @@ EXTENSIONS = (
     "credsim.library.commands",
     "credsim.dashboard.commands",
     "credsim.results.commands",
+    "credsim.scenario.schema",
 )
 
 

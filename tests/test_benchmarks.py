@@ -1,0 +1,117 @@
+"""The benchmark yardsticks do what they say: the floor kernel's arithmetic, bench's essay2 rule,
+and profile_steps' switch rewriting (no timing here: speed is `make bench`'s business)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from credsim.kernel.hash import G, M64, day_key, mix64_host
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import bench  # noqa: E402
+import floor  # noqa: E402
+import profile_steps  # noqa: E402
+
+
+def _floor_reference(n: int, days: int, start: int, seed: int = 1):
+    """The floor's day written out agent by agent with the host hash (MODEL.md §1)."""
+    own = [start] * n
+    flags, since, stress = [0] * n, [0] * n, [0] * n
+    sums = None
+    for t in range(1, days + 1):
+        key = day_key(seed, t)
+        for i in range(n):
+            h1 = mix64_host(key ^ i)
+            h2 = mix64_host((h1 + G) & M64)
+            h3 = mix64_host((h2 + G) & M64)
+            own[i] ^= h1 & 1
+            flags[i] ^= h2 & 1
+            since[i] ^= h3 & 1
+            stress[i] ^= (h3 >> 32) & 1
+        sums = [sum(own), sum(o * o for o in own), sum(f & 1 for f in flags), sum(stress)]
+    return own, flags, since, stress, sums
+
+
+@pytest.mark.parametrize("n", [1, 2, 1001, 20_000])  # odd n: the last pair has one agent
+def test_floor_day_matches_reference(n):
+    fl = floor.Floor(n, start=7)
+    for t in range(1, 4):
+        got = fl.day(t)
+    own, flags, since, stress, sums = _floor_reference(n, 3, 7)
+    assert list(got) == sums
+    assert fl.own.tolist() == own
+    assert fl.flags.tolist() == flags
+    assert fl.since.tolist() == since
+    assert fl.stress.tolist() == stress
+
+
+def test_floor_chunks_like_the_day_loop():
+    from credsim.kernel.backend import CpuBackend
+    from credsim.plan import compile_plan
+    from credsim.scenario.loader import load
+
+    n = 100_001
+    be = CpuBackend(compile_plan(load("essay")[1], n, 1))
+    fl = floor.Floor(n)
+    assert fl.chunk == be.chunk
+    assert fl.acc.shape[0] == be.acc.shape[0]
+
+
+def test_floor_rate_counts_agent_steps(monkeypatch):
+    monkeypatch.setattr(floor.Floor, "run", lambda self, days: 2.0)
+    assert floor.floor_rate(1000, 10) == pytest.approx(1000 * 10 / 2.0)
+
+
+def test_bench_skips_missing_essay2(monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.setattr(bench, "ESSAY2", tmp_path / "tests" / "scenarios" / "essay2.toml")
+    loops, notes = bench.scenarios()
+    assert [label for label, _ in loops] == ["essay", "baseline"]
+    assert len(notes) == 1 and "does not exist" in notes[0]
+
+
+def test_bench_skips_essay2_that_does_not_load(monkeypatch, tmp_path):
+    bad = tmp_path / "tests" / "scenarios" / "essay2.toml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('[score]\nstart = "high"\n')
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.setattr(bench, "ESSAY2", bad)
+    loops, notes = bench.scenarios()
+    assert [label for label, _ in loops] == ["essay", "baseline"]
+    assert len(notes) == 1 and "does not load or run" in notes[0]
+
+
+def test_bench_takes_essay2_that_loads(monkeypatch, tmp_path):
+    good = tmp_path / "tests" / "scenarios" / "essay2.toml"
+    good.parent.mkdir(parents=True)
+    good.write_text((Path(__file__).parent / "scenarios" / "baseline.toml").read_text())
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.setattr(bench, "ESSAY2", good)
+    loops, notes = bench.scenarios()
+    assert [label for label, _ in loops] == ["essay", "baseline", "essay2"] and notes == []
+
+
+def test_profile_variant_source_rewrites_only_its_switches():
+    src = profile_steps.variant_source({"S_ASSOC": False, "INLINE": "never"})
+    template = profile_steps.TEMPLATE.read_text()
+    changed = [(a, b) for a, b in zip(template.splitlines(), src.splitlines()) if a != b]
+    assert [b.split("#")[0].strip() for _, b in changed] == ["S_ASSOC = False", "INLINE = 'never'"]
+    with pytest.raises(SystemExit, match="S_NOPE"):
+        profile_steps.variant_source({"S_NOPE": False})
+
+
+def test_profile_variants_are_known_switches():
+    template = profile_steps.TEMPLATE.read_text()
+    for name, (switches, _) in profile_steps.VARIANTS.items():
+        if profile_steps.MODULE in switches:
+            assert (profile_steps.HERE / f"{switches[profile_steps.MODULE]}.py").exists(), name
+            continue
+        for switch in switches:
+            assert f"\n{switch} = " in template, (name, switch)
+    assert set(profile_steps.DEFAULT) <= set(profile_steps.VARIANTS)
+    assert profile_steps.EXACT <= set(profile_steps.VARIANTS)
