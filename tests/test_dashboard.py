@@ -62,7 +62,7 @@ def body(scenario=None, **run) -> dict:
             "seed": "1", **run}  # fmt: skip
 
 
-def wait_job(srv, job_id: int, timeout: float = 60.0) -> dict:
+def wait_job(srv, job_id: int, timeout: float = 600.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _, job, _ = call(srv, "GET", f"/api/jobs/{job_id}")

@@ -294,9 +294,21 @@ def _columns_table(columns: list[str], meanings: dict[str, str], table: str) -> 
     return ["| column | meaning |", "| --- | --- |", *rows, ""]
 
 
+def metrics_markdown() -> str:
+    """The scorecard's metrics (``credsim.results.scorecard.METRICS``), each with its unit and meaning."""
+    from credsim.results.scorecard import METRICS
+
+    rows = [f"| `{name}` | {_cell(unit)} | {_cell(text)} |" for name, (unit, text) in METRICS.items()]
+    head = ["Generated from `credsim/results/scorecard.py`; a per-activity metric is added for each "
+            "activity of the scenario, `<activity>_denied_per_1000` (attempts denied per 1000 attempts).", "",
+            "| metric | unit | meaning |", "| --- | --- | --- |"]
+    return "\n".join(head + rows) + "\n"
+
+
 # -- Sphinx --------------------------------------------------------------------------------------
 
-GENERATORS = {"cli.md": cli_markdown, "schema.md": schema_markdown, "columns.md": columns_markdown}
+GENERATORS = {"cli.md": cli_markdown, "schema.md": schema_markdown, "columns.md": columns_markdown,
+              "metrics.md": metrics_markdown}
 
 
 def write_generated(app) -> None:
