@@ -362,10 +362,20 @@ class Sensitivity:
                             "high": r.integer and int(r.high) or r.high, "integer": r.integer,
                             "also_in_baseline": r.world} for r in self.ranges],
             "metrics": {m: {"unit": metric_label(m)[0], "description": metric_label(m)[1],
-                            "note": self.indices[m]["note"],
+                            "note": self.indices[m]["note"], "over_design": self.spread(j),
                             "indices": [{k: clean(v) for k, v in row.items()} for row in self.ranked(m)]}
-                        for m in self.metrics},
+                        for j, m in enumerate(self.metrics)},
         }  # fmt: skip
+
+    def spread(self, j: int) -> dict:
+        """How metric j's output (mean over seeds) spreads over the design points: min, median, max, and
+        the number of points where it is positive, zero, negative and undefined."""
+        y = self.outputs[:, j]
+        ok = y[~np.isnan(y)]
+        stats = {"min": float(ok.min()), "median": float(np.median(ok)), "max": float(ok.max())} if ok.size else {
+            "min": None, "median": None, "max": None}
+        return {**stats, "positive": int((ok > 0).sum()), "zero": int((ok == 0).sum()),
+                "negative": int((ok < 0).sum()), "undefined": int(np.isnan(y).sum())}  # fmt: skip
 
 
 def known_metrics(scenario: Scenario) -> list[str]:
