@@ -184,7 +184,11 @@ def parse_ranges(text: str, scenario: Scenario, baseline: Scenario | None = None
 
 def load_ranges(path: str | os.PathLike, scenario: Scenario, baseline: Scenario | None = None) -> list[Range]:
     """Read and check a ranges TOML file (:func:`parse_ranges`)."""
-    text = read_text_file(Path(path), "ranges", CredsimError, MAX_RANGES_BYTES)
+    try:
+        text = read_text_file(Path(path), "ranges", CredsimError, MAX_RANGES_BYTES)
+    except CredsimError as err:
+        msg = str(err)
+        raise CredsimError(msg if msg.startswith("ranges") else f"ranges: {msg}") from None
     return parse_ranges(text, scenario, baseline, f"ranges {path}")
 
 
