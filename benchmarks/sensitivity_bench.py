@@ -47,12 +47,14 @@ def main(argv=None) -> int:
     from credsim.results import sensitivity as sa
     from credsim.results.scorecard import scorecard
     from credsim.results.store import Catalog
+    from credsim.scenario import load
 
     n, d = parse_count(args.population), args.days
     with tempfile.TemporaryDirectory() as tmp:
         ranges = Path(tmp) / "ranges.toml"
         ranges.write_text(RANGES)
         samples = max(1, -(-args.runs // 6))  # 4 parameters: 6 points per base sample
+        sa.design(sa.load_ranges(ranges, load("essay-plus")[1]), "sobol", 1, 1)  # SALib and scipy imported: not timed
         t0 = time.perf_counter()
         prep = sa.prepare("essay-plus", ranges, samples=samples, population=n, days=d)
         point_ms = 1e3 * (time.perf_counter() - t0) / len(prep.points)
