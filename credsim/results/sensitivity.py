@@ -362,8 +362,8 @@ class Sensitivity:
             "seeds": self.seeds, "runs": self.runs,
             "interval": "95% bootstrap interval (SALib conf: the half-width), "
                         f"{RESAMPLES} resamples of the design points",
-            "parameters": [{"path": r.path, "low": r.integer and int(r.low) or r.low,
-                            "high": r.integer and int(r.high) or r.high, "integer": r.integer,
+            "parameters": [{"path": r.path, "low": int(r.low) if r.integer else r.low,
+                            "high": int(r.high) if r.integer else r.high, "integer": r.integer,
                             "also_in_baseline": r.world} for r in self.ranges],
             "metrics": {m: {"unit": metric_label(m)[0], "description": metric_label(m)[1],
                             "note": self.indices[m]["note"], "over_design": self.spread(j),
