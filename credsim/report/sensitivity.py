@@ -55,7 +55,7 @@ def _chart(result, metric: str) -> Chart:
                           "tooltip": [{"field": "parameter"}, {"field": "index"}, {"field": "value", "format": ".3f"},
                                       {"field": "low", "title": "95% low", "format": ".3f"},
                                       {"field": "high", "title": "95% high", "format": ".3f"}]}},
-            {"mark": {"type": "rule", "color": "#222"},
+            {"mark": {"type": "rule"},
              "encoding": {"x": {"field": "low", "type": "quantitative"}, "x2": {"field": "high"}}},
         ],
         "config": CONFIG,
@@ -63,7 +63,7 @@ def _chart(result, metric: str) -> Chart:
     note = result.indices[metric]["note"]
     about = f"{words[:1].upper() + words[1:]}{f' ({unit})' if unit else ''}: "
     about += ("share of its variance over the design due to each parameter, alone (S1) and with its interactions "
-              "(ST); the black line is the 95% bootstrap interval." if sobol else
+              "(ST); the thin line across each bar is its 95% bootstrap interval." if sobol else
               "mean absolute elementary effect (mu*, with its 95% bootstrap interval) and their spread (sigma: "
               "interactions or non-linearity).")  # fmt: skip
     return Chart(f"sa-{metric}", metric, about, spec, [f"No indices: the metric is {note}."] if note else [])
