@@ -124,7 +124,13 @@ def print_scorecard(comparison, console: Console = out_console) -> None:
     from credsim.results.scorecard import metric_label, metric_order
 
     names = list(comparison.cards)
-    table = Table(title=f"Scorecard against {comparison.baseline} (same seed: common random numbers)")
+    seeds = getattr(comparison, "seeds", None) or []
+    title = f"Scorecard against {comparison.baseline} (same seed: common random numbers)"
+    if len(seeds) > 1:
+        title = (f"Scorecard against {comparison.baseline}: mean over {len(seeds)} seeds {seeds[0]}..{seeds[-1]} "
+                 "[95% Student-t interval over the paired values]; each seed paired with the baseline's "
+                 "(common random numbers)")  # fmt: skip
+    table = Table(title=title)
     table.add_column("metric", style="bold")
     table.add_column("unit")
     for n in names:
@@ -135,7 +141,11 @@ def print_scorecard(comparison, console: Console = out_console) -> None:
             continue
         unit, _ = metric_label(metric)
         vals = [comparison.cards[n].get(metric) for n in names]  # absent: the scenario lacks that mechanism
-        table.add_row(metric, unit, *("—" if v is None else "n/a" if v != v else f"{v:,.2f}" for v in vals))
+        cells = ["—" if v is None else "n/a" if v != v else f"{v:,.2f}" for v in vals]
+        if len(seeds) > 1:  # the interval under the mean
+            ivs = [comparison.intervals[n].get(metric) for n in names]
+            cells = [c if iv is None or iv[0] != iv[0] else f"{c}\n[{iv[0]:,.2f}, {iv[1]:,.2f}]" for c, iv in zip(cells, ivs)]
+        table.add_row(metric, unit, *cells)
     console.print(table)
     for n, text in comparison.verdicts.items():
         console.print(f"[bold]{n}[/]: {text}", soft_wrap=False)
@@ -147,6 +157,8 @@ def compare(
     population: str = typer.Option("1e6", "--population", "-n", help="Agents."),
     days: str = typer.Option("365", "--days", "-d", help="Simulated days."),
     seed: str = typer.Option("1", "--seed", "-s", help="Seed shared by every run (common random numbers)."),
+    seeds: str = typer.Option("1", "--seeds", help="Run seeds SEED..SEED+K-1 (each scenario paired with the baseline "
+                              "of the same seed) and give every figure as a mean with a 95% Student-t interval."),
     baseline: str = typer.Option("baseline", "--baseline", help="The reference scenario: the system switched off."),
     backend: str = typer.Option("cpu", "--backend", "-b", help="cpu|cuda|ray."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP),
@@ -177,14 +189,21 @@ def compare(
         n, d = parse_count(population), parse_count(days, "days")
         cat = Catalog(catalog)
         k_panel = 0 if panel is None else parse_int(panel, "panel", 1, min(n, MAX_PANEL))
+        from credsim.results.compare import MAX_SEEDS
+
+        k_seeds = parse_int(seeds, "seeds", 1, MAX_SEEDS)
         comp = do_compare(scenarios, n, d, seed, baseline=baseline, catalog=cat, backend=backend,
                           progress=_progress_factory(n, d, quiet or as_json), reuse=not fresh,
-                          panel=k_panel)  # fmt: skip
+                          panel=k_panel, seeds=k_seeds)  # fmt: skip
         if as_json:
             sys.stdout.write(json.dumps(comp.to_json(), indent=2) + "\n")
         else:
             for name, was in comp.reused.items():
-                if was:
+                if comp.seed_reused:
+                    k = sum(r[name] for r in comp.seed_reused)
+                    if k:
+                        err_console.print(f"{name}: reused {k} of {len(comp.seeds)} stored runs (same inputs and code)")
+                elif was:
                     err_console.print(f"{name}: reused stored run {comp.results[name].run_id} (same inputs and code)")
             print_scorecard(comp)
         if report is not None:
@@ -292,6 +311,7 @@ EXTENSIONS = (
     "credsim.library.commands",
     "credsim.dashboard.commands",
     "credsim.results.commands",
+    "credsim.results.sensitivity_commands",
 )
 
 

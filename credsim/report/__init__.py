@@ -41,6 +41,9 @@ class ReportInput:
     def __init__(self, runs: dict[str, RunResult], baseline: str | None, cards: dict[str, dict] | None,
                  verdicts: dict[str, str], notes: list[str]):  # fmt: skip
         self.runs, self.baseline, self.cards, self.verdicts, self.notes = runs, baseline, cards, verdicts, notes
+        #: with ``compare --seeds K`` (K > 1): the seeds, and per scenario and metric the 95% interval of the mean
+        self.seeds: list[int] = []
+        self.intervals: dict[str, dict[str, tuple[float, float]]] = {}
 
 
 def _unique_labels(results: list[RunResult]) -> list[str]:
@@ -62,8 +65,13 @@ def prepare(obj) -> ReportInput:
         if not runs:
             raise CredsimError("report: the comparison holds no runs")
         order = [obj.baseline] + [n for n in runs if n != obj.baseline] if obj.baseline in runs else list(runs)
-        return ReportInput({n: runs[n] for n in order}, obj.baseline if obj.baseline in runs else None,
-                           dict(obj.cards), dict(obj.verdicts), [])  # fmt: skip
+        inp = ReportInput({n: runs[n] for n in order}, obj.baseline if obj.baseline in runs else None,
+                          dict(obj.cards), dict(obj.verdicts), [])  # fmt: skip
+        if obj.intervals:  # compare --seeds K: the charts draw the first seed's runs
+            inp.seeds, inp.intervals = list(obj.seeds), dict(obj.intervals)
+            inp.notes.append(f"The charts below draw the runs of seed {obj.seeds[0]}; the scorecard gives means over "
+                             f"seeds {obj.seeds[0]}..{obj.seeds[-1]}.")  # fmt: skip
+        return inp
     if isinstance(obj, RunResult):
         obj = [obj]
     if not isinstance(obj, Iterable) or isinstance(obj, (str, bytes)):
@@ -133,7 +141,8 @@ def _scorecard_html(inp: ReportInput) -> str:
         if metric in HIDDEN_METRICS:
             continue
         unit, words = metric_label(metric)
-        cells = "".join(f"<td>{_fmt(inp.cards[n][metric]) if metric in inp.cards[n] else '—'}</td>" for n in names)
+        cells = "".join(f"<td>{_fmt(inp.cards[n][metric]) if metric in inp.cards[n] else '—'}"
+                        f"{_interval_html(inp, n, metric)}</td>" for n in names)  # fmt: skip
         body.append(f"<tr><th scope='row'>{e(words[:1].upper() + words[1:])}</th><td class='unit'>{e(unit)}</td>{cells}</tr>")
     verdicts = "".join(f"<p class='verdict'><strong>{e(n)}:</strong> {e(t)}</p>" for n, t in inp.verdicts.items())
     notes = "".join(f"<p class='note'>{e(n)}</p>" for n in inp.notes)
@@ -142,10 +151,26 @@ def _scorecard_html(inp: ReportInput) -> str:
         f"<p class='about'>Each scenario against <strong>{e(inp.baseline or '')}</strong>, the same simulated "
         "population with the system switched off. The runs share their random numbers, so the differences are "
         "the system's effect, not chance.</p>"
+        f"{_seeds_html(inp)}"
         f"<div class='tablewrap'><table id='scorecard-table'><thead><tr><th scope='col'>Measure</th>"
         f"<th scope='col'>Unit</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
         f"<h3>In plain words</h3>{verdicts}{notes}</section>"
     )
+
+
+def _interval_html(inp: ReportInput, name: str, metric: str) -> str:
+    """The 95% interval under a mean of ``compare --seeds K``; empty with one seed."""
+    lo, hi = inp.intervals.get(name, {}).get(metric, (float("nan"), float("nan")))
+    return "" if lo != lo else f"<br><span class='ci' style='color:#666;font-size:.85em'>{_fmt(lo)} – {_fmt(hi)}</span>"
+
+
+def _seeds_html(inp: ReportInput) -> str:
+    if len(inp.seeds) < 2:
+        return ""
+    k = len(inp.seeds)
+    return (f"<p class='about'>Each figure is the mean over {k} seeds ({inp.seeds[0]}..{inp.seeds[-1]}), every "
+            "scenario paired with the baseline run of the same seed; under it, its 95% interval: a Student-t "
+            f"interval over the {k} paired values, mean ± t(0.975, {k - 1}) · sd / √{k}.</p>")
 
 
 CSS = """

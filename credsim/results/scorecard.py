@@ -214,31 +214,58 @@ def _csm2_sentences(card: dict[str, float]) -> list[str]:
     return parts
 
 
-def verdict(name: str, card: dict[str, float], population: int, days: int) -> str:
-    """A few sentences in plain words, every number taken from the scorecard."""
+def _ci(intervals: dict | None, metric: str, unit: str = "", digits: int = 1, lead: str = " (", tail: str = ")") -> str:
+    """`` (95% interval LOW–HIGH UNIT)`` for a metric of a K-seed comparison; empty without intervals."""
+    if not intervals or metric not in intervals:
+        return ""
+    lo, hi = intervals[metric]
+    if lo != lo:
+        return ""
+    return f"{lead}95% interval {_fmt(lo, digits)}–{_fmt(hi, digits)}{unit}{tail}"
+
+
+def verdict(name: str, card: dict[str, float], population: int, days: int, *, intervals: dict | None = None,
+            seeds: int = 1, per_prevented: tuple[float, float, float] | None = None) -> str:  # fmt: skip
+    """A few sentences in plain words, every number taken from the scorecard.
+
+    With K > 1 seeds (``compare --seeds``): ``card`` holds means over the seeds, ``intervals`` each
+    figure's 95% interval and ``per_prevented`` the (mean, low, high) of person-days listed per offence
+    prevented; the figures are given with their intervals."""
+    iv = intervals
     parts: list[str] = []
     prevented = card["offences_prevented"]
+    over = f"Over {days} days among {population:,} people"
+    if seeds > 1:
+        over += f" (mean of {seeds} seeds)"
     if prevented > 0:
-        per = card["listed_person_days"] / prevented
+        if per_prevented is not None and per_prevented[0] == per_prevented[0]:
+            mean, lo, hi = per_prevented
+            per = f"{_fmt(mean)} (95% interval {_fmt(lo)}–{_fmt(hi)})"
+        else:
+            per = _fmt(card["listed_person_days"] / prevented)
         parts.append(
-            f"Over {days} days among {population:,} people, {name} prevented {prevented:,.0f} offences "
-            f"({_fmt(card['offences_prevented_pct'])}% fewer than without the system); for every offence "
-            f"prevented, {_fmt(per)} person-days were spent on the blacklist."
+            f"{over}, {name} prevented {prevented:,.0f} offences{_ci(iv, 'offences_prevented', digits=0)} "
+            f"({_fmt(card['offences_prevented_pct'])}% fewer than without the system"
+            f"{_ci(iv, 'offences_prevented_pct', '%', lead='; ', tail='')}); for every offence "
+            f"prevented, {per} person-days were spent on the blacklist."
         )
     else:
         parts.append(
-            f"Over {days} days among {population:,} people, {name} prevented no offences against the baseline "
-            f"({_fmt(max(0.0, -prevented), 0)} more), while {card['listed_person_days']:,.0f} person-days were spent on the blacklist."
+            f"{over}, {name} prevented no offences against the baseline "
+            f"({_fmt(max(0.0, -prevented), 0)} more), while {card['listed_person_days']:,.0f} person-days"
+            f"{_ci(iv, 'listed_person_days', digits=0)} were spent on the blacklist."
         )
     if card["listed_person_days"] > 0:
         parts.append(
-            f"On an average day, {_fmt(card['spillover_pct_of_listed'])}% of those listed were there by their "
-            f"spouse's pull (their own score was above the line) and {_fmt(card['wrongly_flagged_pct_of_listed'])}% "
-            f"had been wrongly attributed an event; {_fmt(card['ever_listed_pct'])}% of everyone was listed at "
-            f"some point."
+            f"On an average day, {_fmt(card['spillover_pct_of_listed'])}%{_ci(iv, 'spillover_pct_of_listed', '%')} "
+            f"of those listed were there by their spouse's pull (their own score was above the line) and "
+            f"{_fmt(card['wrongly_flagged_pct_of_listed'])}%{_ci(iv, 'wrongly_flagged_pct_of_listed', '%')} "
+            f"had been wrongly attributed an event; {_fmt(card['ever_listed_pct'])}%"
+            f"{_ci(iv, 'ever_listed_pct', '%')} of everyone was listed at some point."
         )
     parts += _csm2_sentences(card)
     if card["lawful_suppressed_pct"] and not math.isnan(card["lawful_suppressed_pct"]):
-        parts.append(f"Lawful behaviour that the system penalises fell by {_fmt(card['lawful_suppressed_pct'])}%.")
-    parts.append(f"{_fmt(card['stress_high_pct'])}% ended the run in high stress.")
+        parts.append(f"Lawful behaviour that the system penalises fell by {_fmt(card['lawful_suppressed_pct'])}%"
+                     f"{_ci(iv, 'lawful_suppressed_pct', '%')}.")  # fmt: skip
+    parts.append(f"{_fmt(card['stress_high_pct'])}%{_ci(iv, 'stress_high_pct', '%')} ended the run in high stress.")
     return " ".join(parts)
