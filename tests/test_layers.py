@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "credsim"
 
 #: Layers, lowest first, each a list of module names or prefixes (``credsim.kernel`` claims the
-#: package and its submodules); the longest matching prefix wins, and ``*.commands`` (a package's
-#: CLI commands) always belongs to the faces.
+#: package and its submodules); the longest matching prefix wins, and ``*.commands`` or ``*_commands``
+#: (a package's CLI commands) always belongs to the faces.
 LAYERS: list[tuple[str, list[str]]] = [
     ("foundations", ["credsim.errors", "credsim.fsutil", "credsim.sources", "credsim.version"]),
     ("scenario", ["credsim.scenario.model", "credsim.scenario.schedule", "credsim.scenario.fields",
@@ -53,7 +53,7 @@ MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py")) if "__pycach
 
 
 def layer_of(module: str) -> str | None:
-    if module.endswith(".commands"):
+    if module.endswith((".commands", "_commands")):
         return "faces"
     best, best_len = None, -1
     for name, prefixes in LAYERS:
