@@ -3,6 +3,8 @@
 # The environment is .venv, with the exact versions of uv.lock (credsim itself editable, with the
 # extras test, ray, cuda and docs). uv installs it; uv is bootstrapped into .venv with pip, at the
 # version uv.lock names. Install output goes to .venv/install.log, printed only when it fails.
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, imports would otherwise compile every
+# module from source in every process (scipy, ray, pandas: seconds per test subprocess).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml uv.lock
 	@echo "installing credsim and its dependencies into $(VENV) (log: $(LOG))"
 	@( set -ex; \
 	   [ -x $(BIN)/uv ] || { $(PY) -m venv $(VENV) && $(BIN)/python -m pip install "uv==$(UV_VERSION)"; }; \
-	   $(BIN)/uv sync --frozen $(EXTRAS) ) >>$(LOG) 2>&1 \
+	   $(BIN)/uv sync --frozen --compile-bytecode $(EXTRAS) ) >>$(LOG) 2>&1 \
 	  || { cat $(LOG); echo "error: installing into $(VENV) failed; the log above is in $(LOG)" >&2; exit 1; }
 	@touch $(STAMP)
 
