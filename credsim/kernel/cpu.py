@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N, IP_PANEL_K, IP_SPOUSE_W
-from credsim.kernel.step import extended, flush_daily, init_state_agent, pair_day_sums, pair_public0, zero_daily
+from credsim.kernel.step import extended, init_state_agent, pair_day, pair_public0
 from credsim.sources import KERNEL_SOURCES, digest
 
 
@@ -48,6 +48,13 @@ def sum_public0(lo, hi, own, flags, ip):
 
 
 @njit(inline="always", _nrt=False)
+def _region_of(g, r, reg_start, reg_size):
+    while g >= reg_start[r] + reg_size[r]:
+        r += 1
+    return r
+
+
+@njit(inline="always", _nrt=False)
 def _panel_next(j, k, n):
     """Id of the panel's tracked agent j, i_j = (j * N) // K (MODEL.md §8.7); past every id when j = K."""
     return (j * n) // k if j < k else _BIG
@@ -58,10 +65,7 @@ def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, 
     """Pairs of chunk k. Compiled without the runtime's reference counting: the per-pair calls
     then pass arrays by pointer, with no atomic incref/decref (which cost 6x in throughput).
 
-    The panel costs one comparison per pair: a cursor holds the next tracked id of the chunk.
-    The daily table's sums, and the current region's listed count and ΣP, stay in registers and
-    are written once per chunk (regions: once per region met); the region lookup is one
-    comparison with the current region's end."""
+    The panel costs one comparison per pair: a cursor holds the next tracked id of the chunk."""
     row[:] = 0
     rrow[:] = 0
     row[C_MIN_P] = _BIG
@@ -77,29 +81,11 @@ def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, 
     if kp > 0:
         j = (2 * p0 * kp + n - 1) // n  # the first tracked agent at or after 2 * p0
         nxt = _panel_next(j, kp, n)
-    sums = zero_daily()
-    r = 0  # the current region, whose listed count and ΣP are in (n_l, s_p)
-    r_end = reg_start[0] + reg_size[0]
-    n_l = np.int64(0)
-    s_p = np.int64(0)
+    r = 0
     for p in range(p0, p1):
-        while 2 * p >= r_end:  # a region ends (rare): flush its sums
-            rrow[2 * r] += n_l
-            rrow[2 * r + 1] += s_p
-            n_l = np.int64(0)
-            s_p = np.int64(0)
-            r += 1
-            r_end = reg_start[r] + reg_size[r]
-        ra = r
-        if 2 * p + 1 < hi:
-            while 2 * p + 1 >= r_end:
-                rrow[2 * r] += n_l
-                rrow[2 * r + 1] += s_p
-                n_l = np.int64(0)
-                s_p = np.int64(0)
-                r += 1
-                r_end = reg_start[r] + reg_size[r]
-        rb = r
+        ra = _region_of(2 * p, r, reg_start, reg_size)
+        rb = _region_of(2 * p + 1, ra, reg_start, reg_size) if 2 * p + 1 < hi else ra
+        r = ra
         ja = -1
         jb = -1
         if kp > 0 and nxt <= 2 * p + 1:
@@ -111,21 +97,14 @@ def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, 
                 jb = j
                 j += 1
                 nxt = _panel_next(j, kp, n)
-        bl_a, pub_a, bl_b, pub_b, sums = pair_day_sums(
+        bl_a, pub_a, bl_b, pub_b = pair_day(
             p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act,
-            reg_start, reg_size, amod, row, hist_on, ja, jb, panel, sums,
+            reg_start, reg_size, amod, row, hist_on, ja, jb, panel,
         )
-        if ra == rb:
-            n_l += bl_a + bl_b
-            s_p += pub_a + pub_b
-        else:  # the pair straddles a region boundary: a's region is already flushed
-            rrow[2 * ra] += bl_a
-            rrow[2 * ra + 1] += pub_a
-            n_l += bl_b
-            s_p += pub_b
-    rrow[2 * r] += n_l
-    rrow[2 * r + 1] += s_p
-    flush_daily(row, sums, ip)
+        rrow[2 * ra] += bl_a
+        rrow[2 * ra + 1] += pub_a
+        rrow[2 * rb] += bl_b
+        rrow[2 * rb + 1] += pub_b
 
 
 @njit(parallel=True, cache=True)

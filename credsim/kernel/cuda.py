@@ -102,7 +102,7 @@ except Exception as err:  # noqa: BLE001 - any import failure means: no CUDA bac
 #: CPU kernel needs for speed). numba-cuda 0.30 cannot type such overloads (its typing of the
 #: inlined IR fails with "xor(omitted, omitted)"), so the CUDA driver compiles its own copies of
 #: them: same code objects, same source, other decorator (see :func:`_retarget`).
-INLINED_STEP_FUNCTIONS = ("_listed_yesterday", "listed_contacts", "agent_score", "agent_finish", "pair_day", "pair_day_sums")
+INLINED_STEP_FUNCTIONS = ("_listed_yesterday", "listed_contacts", "agent_score", "agent_finish", "pair_day")
 
 
 def _retarget(module, names, decorate):

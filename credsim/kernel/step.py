@@ -38,7 +38,6 @@ _G = np.uint64(0x9E3779B97F4A7C15)
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _TWO32 = np.int64(1) << 32
-_BIG = np.int64(1) << 62  # start of the running min / max of P (as the drivers' rows)
 
 
 # --- the compile-time switch ----------------------------------------------------------------------
@@ -121,8 +120,8 @@ def pair_public0(la, n_local, own, flags, w):
 def _listed_yesterday(g, pbit, flags, lo, hi, halo):
     """Was global agent g listed yesterday? Local state if this shard holds g, else the halo bitmap."""
     if g >= lo and g < hi:
-        return (np.int64(flags[np.uint64(g - lo)]) >> pbit) & 1
-    return (np.int64(halo[np.uint64(g >> 3)]) >> (g & 7)) & 1
+        return (np.int64(flags[g - lo]) >> pbit) & 1
+    return (np.int64(halo[g >> 3]) >> (g & 7)) & 1
 
 
 @register_jitable(inline="always")
@@ -273,8 +272,7 @@ def agent_score(i, r, h1, h2, h3, fl, own_prev, pub_prev, ax, mech, pbit, thresh
 
 @register_jitable(inline="always")
 def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax0, ax, mech, pbit, flags, since, stress, aux, ip, act, acc, hist_on, j, panel):
-    """Steps 8-10 for local agent li given its public score; writes state, returns (bl_t (0/1),
-    stress_t, flags_t) for the daily table's sums (:func:`add_daily`), which the caller keeps.
+    """Steps 8-10 for local agent li given its public score; writes state, returns bl_t (0/1).
 
     Step 8 is CSM-2's (MODEL.md §8.2): with neither [exit] nor [appeals] only CSM-1's rules can
     apply. ``ax0``/``ax``: the extra state byte as read this morning and as steps 1-6 left it.
@@ -290,24 +288,7 @@ def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax0, ax, mec
     cur_bit = 1 << (1 - pbit)  # today's parity bit
     # 8. blacklist
     bl = was
-    if (mech & M_AUX) == 0:
-        # CSM-1's rules only (neither [exit] nor [appeals]: nothing owes, settles or is cleared), without
-        # a branch on was or on P < T: in essay over half the agents are listed and P sits at T,
-        # so a branch on either would be mispredicted on about every other agent
-        ins = 0 if (ev & EV_OUTSIDE) != 0 else 1
-        f1 = 1 if forced else 0
-        below = 1 if pub < threshold else 0
-        sv = np.int64(since[li])
-        can_exit = 1 if ((pub >= threshold + ip[IP_HYST]) & (t - sv >= ip[IP_MIN_STAY])) else 0
-        enter = ins & (1 - was) & (below | f1)
-        leave = ins & was & (1 - f1) & can_exit
-        bl = ins & (was | enter) & (1 - leave)
-        renew = enter | (ins & was & f1)  # entered today, or listed again by a forced event (rule 1)
-        since[li] = t if renew != 0 else sv
-        fl |= F_EVER if enter != 0 else 0
-        acc[C_ENTRIES] += enter
-        acc[C_EXITS] += leave
-    elif (ev & EV_OUTSIDE) != 0:
+    if (ev & EV_OUTSIDE) != 0:
         bl = 0
     elif was == 0:
         if pub < threshold or forced:
@@ -342,7 +323,10 @@ def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax0, ax, mec
     elif pub >= threshold:  # rule 5: cleared today
         bl = 0
         acc[C_EXITS] += 1
-    fl = (fl & ~cur_bit) | (cur_bit if bl == 1 else 0)
+    if bl == 1:
+        fl |= cur_bit
+    else:
+        fl &= ~cur_bit
     flags[li] = np.uint8(fl)
     if (mech & M_AUX) != 0:
         if ax != ax0:  # rare: most days change no one's byte, so most lines of aux stay clean
@@ -354,31 +338,51 @@ def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax0, ax, mec
                 acc[ip[IP_COL_APPEALS] + AP_PENDING] += 1
     if (ev & EV_NEAR) != 0:
         acc[ip[IP_COL_NEAR]] += 1
-    # 9. activity: smallest a with u_act < A_a. Branch-light: A is monotone, so a is the number of
-    # A_0..A_{n-2} at or below u_act (a loop of known length, no data-dependent exit); whether any
-    # activity is attempted (about one agent-day in nine in essay) only enters the sums as 0 or 1
+    # 9. activity: smallest a with u_act < A_a
     denied = 0
     attempted = -1
     nact = ip[IP_NACT]
-    if nact > 0:
+    if nact > 0 and u_act < act[AC_CUM, nact - 1]:
         a = 0
-        for k in range(nact - 1):
-            a += 1 if u_act >= act[AC_CUM, k] else 0
-        tried = 1 if u_act < act[AC_CUM, nact - 1] else 0
-        deny = ((act[AC_DENY_BL, a] != 0) & (bl == 1)) | (pub < act[AC_MIN_SCORE, a])
-        denied = tried if (deny & ((ev & EV_OUTSIDE) == 0)) else 0
-        attempted = a if tried != 0 else -1
+        while u_act >= act[AC_CUM, a]:
+            a += 1
+        attempted = a
         col = ip[IP_COL_ACT] + 2 * a
-        acc[col] += tried
-        acc[col + 1] += denied
+        acc[col] += 1
+        if (ev & EV_OUTSIDE) == 0 and ((act[AC_DENY_BL, a] != 0 and bl == 1) or pub < act[AC_MIN_SCORE, a]):
+            denied = 1
+            acc[col + 1] += 1
     # 10. stress
     s = np.int64(stress[li]) - ip[IP_RELIEF] + ip[IP_DENY_COST] * denied + ip[IP_LISTED_COST] * bl
     if (ev & EV_OUTSIDE) == 0:
         s += ip[IP_BURDEN]
     if (ev & EV_NEG) != 0:
         s += ip[IP_EVENT_COST]
-    s = min(max(s, 0), 255)
+    if s < 0:
+        s = 0
+    elif s > 255:
+        s = 255
     stress[li] = np.uint8(s)
+    # daily table (MODEL.md §5)
+    acc[C_SUM_P] += pub
+    acc[C_SUM_P2] += pub * pub
+    if pub < acc[C_MIN_P]:
+        acc[C_MIN_P] = pub
+    if pub > acc[C_MAX_P]:
+        acc[C_MAX_P] = pub
+    acc[C_SUM_OWN] += own
+    if (fl & F_EVER) != 0:
+        acc[C_EVER] += 1
+    if bl == 1:
+        acc[C_LISTED] += 1
+        if pub < threshold and own >= threshold:
+            acc[C_SPILL] += 1
+        if (fl & F_FLAGGED) != 0:
+            acc[C_WRONG] += 1
+    cs = ip[IP_COL_STRESS]
+    acc[cs] += s
+    if s >= 128:
+        acc[cs + 1] += 1
     # extension: grades, highest first; the last grade starts at or below score.min
     n_grades = ip[IP_N_GRADES]
     if n_grades > 0:
@@ -424,92 +428,27 @@ def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax0, ax, mec
         if (ev & EV_TERM) != 0:
             pe |= PE_TERM_OVER
         panel[j, PN_EVENTS] = pe
-    return bl, s, fl
-
-
-@register_jitable
-def zero_daily():
-    """The daily table's sums and counts (MODEL.md §5) before any agent: (ΣP, ΣP², min P, max P,
-    Σown, ever listed, listed, spill-over, wrongly listed, Σstress, stress >= 128)."""
-    z = np.int64(0)
-    return (z, z, _BIG, -_BIG, z, z, z, z, z, z, z)
-
-
-@register_jitable
-def add_daily(sums, pub, own, bl, s, fl, threshold):
-    """``sums`` (see :func:`zero_daily`) with one agent's day added. Kept in registers across a
-    chunk's pairs and written once (:func:`flush_daily`): in memory, each of these eleven
-    read-modify-writes would wait on the previous agent's store (the row may alias the state)."""
-    sp, sp2, mn, mx, so, ev, ls, sl, wr, ss, sh = sums
-    flagged = 1 if (fl & F_FLAGGED) != 0 else 0
-    spill = 1 if ((pub < threshold) & (own >= threshold)) else 0
-    return (
-        sp + pub,
-        sp2 + pub * pub,
-        min(mn, pub),
-        max(mx, pub),
-        so + own,
-        ev + (1 if (fl & F_EVER) != 0 else 0),
-        ls + bl,
-        sl + (bl & spill),
-        wr + (bl & flagged),
-        ss + s,
-        sh + (1 if s >= 128 else 0),
-    )
-
-
-@register_jitable
-def flush_daily(acc, sums, ip):
-    """Add ``sums`` (see :func:`zero_daily`) into the aggregate row ``acc``."""
-    sp, sp2, mn, mx, so, ev, ls, sl, wr, ss, sh = sums
-    acc[C_SUM_P] += sp
-    acc[C_SUM_P2] += sp2
-    if mn < acc[C_MIN_P]:
-        acc[C_MIN_P] = mn
-    if mx > acc[C_MAX_P]:
-        acc[C_MAX_P] = mx
-    acc[C_SUM_OWN] += so
-    acc[C_EVER] += ev
-    acc[C_LISTED] += ls
-    acc[C_SPILL] += sl
-    acc[C_WRONG] += wr
-    cs = ip[IP_COL_STRESS]
-    acc[cs] += ss
-    acc[cs + 1] += sh
+    return bl
 
 
 @register_jitable(inline="always")
 def pair_day(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act, reg_start, reg_size, amod, acc, hist_on, ja, jb, panel):
-    """Day t for pair p, adding everything into ``acc`` (see :func:`pair_day_sums`, which this
-    calls with fresh daily sums and whose sums it adds to ``acc``). Returns (bl_a, P_a, bl_b, P_b)."""
-    bl_a, pub_a, bl_b, pub_b, sums = pair_day_sums(
-        p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act,
-        reg_start, reg_size, amod, acc, hist_on, ja, jb, panel, zero_daily(),
-    )  # fmt: skip
-    flush_daily(acc, sums, ip)
-    return bl_a, pub_a, bl_b, pub_b
-
-
-@register_jitable(inline="always")
-def pair_day_sums(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act, reg_start, reg_size, amod, acc, hist_on, ja, jb, panel, sums):
     """Day t for pair p = agents (2p, 2p+1), synchronous in both (MODEL.md §4 and §8).
 
     ``lo``/``hi`` bound the global ids this caller holds (state index = id - lo); ``ra``/``rb`` are
-    the agents' regions; ``ja``/``jb`` their panel rows (-1: not tracked). The daily table's
-    sums go to ``sums`` (see :func:`zero_daily`), every other count to ``acc``. Returns
-    (bl_a, P_a, bl_b, P_b, sums); the second agent is absent (bl 0, P 0) when 2p+1 is past the
-    population. State is indexed unsigned (id - lo >= 0), which spares numba's negative-index test.
+    the agents' regions; ``ja``/``jb`` their panel rows (-1: not tracked). Returns
+    (bl_a, P_a, bl_b, P_b); the second agent is absent (bl 0, P 0) when 2p+1 is past the population.
     """
     pbit = (t - 1) & 1  # yesterday's blacklist bit
     a = 2 * p
     b = a + 1
-    la = np.uint64(a - lo)
+    la = a - lo
     fa = flags[la]
     mech = 0
     if extended(aux):
         mech = ip[IP_MECH]
     has_b = b < ip[IP_N]
-    lb = np.uint64(a - lo + 1)
+    lb = la + 1
     fb = fa
     own_pa = np.int64(own[la])
     own_pb = own_pa
@@ -546,21 +485,21 @@ def pair_day_sums(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stres
             b, rb, h1b, h2b, h3b, fb, own_pb, pp_b, ax_b, mech, pbit, threshold, flags, lo, hi, halo, ip, beh, chan,
             reg_start, reg_size, amod, acc,
         )  # fmt: skip
-    # 7. public score: both spouses' own of today. Unmarried: weight 0, and (10 * own) // 10 = own
-    # exactly; so no branch on the married bit (70% of pairs in essay: a coin flip per pair)
-    w = ip[IP_SPOUSE_W] if (np.int64(fa) & F_MARRIED) != 0 else 0
-    pub_a = ((10 - w) * own_a + w * own_b) // 10
-    pub_b = ((10 - w) * own_b + w * own_a) // 10
+    # 7. public score: both spouses' own of today
+    pub_a = own_a
+    pub_b = own_b
+    if (np.int64(fa) & F_MARRIED) != 0:
+        w = ip[IP_SPOUSE_W]
+        pub_a = ((10 - w) * own_a + w * own_b) // 10
+        pub_b = ((10 - w) * own_b + w * own_a) // 10
     own[la] = own_a
-    bl_a, s_a, fl_a = agent_finish(la, t, threshold, pub_a, own_a, fa, ev_a, tc_a, fc_a, uact_a, ax_a, axt_a, mech, pbit,
-                                   flags, since, stress, aux, ip, act, acc, hist_on, ja, panel)  # fmt: skip
-    sums = add_daily(sums, pub_a, own_a, bl_a, s_a, fl_a, threshold)
+    bl_a = agent_finish(la, t, threshold, pub_a, own_a, fa, ev_a, tc_a, fc_a, uact_a, ax_a, axt_a, mech, pbit, flags, since,
+                        stress, aux, ip, act, acc, hist_on, ja, panel)  # fmt: skip
     bl_b = 0
     if has_b:
         own[lb] = own_b
-        bl_b, s_b, fl_b = agent_finish(lb, t, threshold, pub_b, own_b, fb, ev_b, tc_b, fc_b, uact_b, ax_b, axt_b, mech,
-                                       pbit, flags, since, stress, aux, ip, act, acc, hist_on, jb, panel)  # fmt: skip
-        sums = add_daily(sums, pub_b, own_b, bl_b, s_b, fl_b, threshold)
+        bl_b = agent_finish(lb, t, threshold, pub_b, own_b, fb, ev_b, tc_b, fc_b, uact_b, ax_b, axt_b, mech, pbit, flags, since,
+                            stress, aux, ip, act, acc, hist_on, jb, panel)  # fmt: skip
     else:
         pub_b = 0
-    return bl_a, pub_a, bl_b, pub_b, sums
+    return bl_a, pub_a, bl_b, pub_b
