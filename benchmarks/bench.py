@@ -11,9 +11,13 @@ travels. In rounds, interleaved, on the same thread count:
 - the whole process `credsim run essay -n N -d D` (kernel already compiled), and its time over
   the day loop's time in the same run;
 
-then bytes of memory per agent as the slope of peak RSS between N = 1e7 and 5e7 (fresh processes).
+then bytes of memory per agent as the slope of peak RSS between N = 1e7 and 5e7 (fresh processes),
+for essay (declared: 6 bytes of state per agent) and essay2 (7: CSM-2's extra byte); and, for
+issue #14, essay and essay2 day loops at N over --csm2-days (default 90) interleaved, with essay2's
+agent-steps/s as a share of essay's in the same round and the cost of a K = 1000 panel on essay2.
 Medians with [min..max] over the rounds. Options: --quick (N = 2e6, 10 days, a 1e6/5e6 slope: about
-a minute), -n/-d/--rounds, --threads (e.g. 1), --china (also 1.4e9 agents for 2 days).
+a minute), -n/-d/--rounds, --threads (e.g. 1), --csm2-days, --no-csm2, --china (also 1.4e9 agents
+for 2 days).
 """
 
 from __future__ import annotations
@@ -84,7 +88,7 @@ def scenarios() -> tuple[list[tuple[str, str]], list[str]]:
     return [*chosen, ("essay2", str(ESSAY2))], notes
 
 
-def day_loop(spec: str, n: int, days: int, threads: int | None) -> tuple[float, float]:
+def day_loop(spec: str, n: int, days: int, threads: int | None, panel: int = 0) -> tuple[float, float]:
     """(wall, process CPU) seconds of days 2..D of `credsim.api.simulate`'s day loop, from the
     ends of day 1 and day D (so set-up is not in it; every day costs the same kind of work)."""
     from credsim.api import simulate
@@ -95,7 +99,7 @@ def day_loop(spec: str, n: int, days: int, threads: int | None) -> tuple[float, 
         if t in (1, days):
             marks[t] = (time.perf_counter(), time.process_time())
 
-    simulate(spec, n, days, threads=threads, on_day=on_day)
+    simulate(spec, n, days, threads=threads, on_day=on_day, panel=panel)
     return marks[days][0] - marks[1][0], marks[days][1] - marks[1][1]
 
 
@@ -108,6 +112,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-RSS slope")
     ap.add_argument("--china", action="store_true", help="also run essay at N = 1.4e9 for 2 days")
+    ap.add_argument("--csm2-days", type=int, default=None, help="days of the essay/essay2/panel runs (default 90; --quick 10)")
+    ap.add_argument("--no-csm2", action="store_true", help="skip the essay2-vs-essay and panel runs")
     args = ap.parse_args()
     n = int(args.population or (2e6 if args.quick else 2e7))
     days = args.days or (10 if args.quick else 30)
@@ -171,16 +177,44 @@ def main() -> None:
         print(f"whole process `credsim run essay -n {n:.3g} -d {days}` (kernel compiled): {stat(proc_s, '.2f')} s "
               f"= {stat([steps / s for s in proc_s])} agent-steps/s; {stat(proc_ratio, '.2f')} x its day loop")  # fmt: skip
         if not args.no_memory:
-            _, rss_lo, _ = run_child("essay", n_lo, 2, tmp / "lo", args.threads)
-            _, rss_hi, _ = run_child("essay", n_hi, 2, tmp / "hi", args.threads)
-            slope = (rss_hi - rss_lo) / (float(n_hi) - float(n_lo))
-            print(f"memory: peak RSS {rss_lo / 2**20:.0f} MiB at N={float(n_lo):.0e}, {rss_hi / 2**20:.0f} MiB at "
-                  f"N={float(n_hi):.0e}: {slope:.2f} bytes per agent")  # fmt: skip
+            mem = [("essay", "essay", 6)] + [(label, spec, 7) for label, spec in loops if label == "essay2"]
+            for label, spec, declared in mem:
+                _, rss_lo, _ = run_child(spec, n_lo, 2, tmp / "lo", args.threads)
+                _, rss_hi, _ = run_child(spec, n_hi, 2, tmp / "hi", args.threads)
+                slope = (rss_hi - rss_lo) / (float(n_hi) - float(n_lo))
+                print(f"memory {label}: peak RSS {rss_lo / 2**20:.0f} MiB at N={float(n_lo):.0e}, {rss_hi / 2**20:.0f} "
+                      f"MiB at N={float(n_hi):.0e}: {slope:.2f} bytes per agent (declared {declared})")  # fmt: skip
+        specs = dict(loops)
+        if not args.no_csm2 and "essay2" in specs:
+            d2 = args.csm2_days or (10 if args.quick else 90)
+            csm2_runs(specs["essay2"], n, d2, args.rounds, args.threads)
         if args.china:
             wall, rss, meta = run_child("essay", "1.4e9", 2, tmp / "china", args.threads)
             print(f"essay N=1.4e9 D=2: day loop {meta['loop_s']:.1f} s ({meta['loop_s'] / 2:.1f} s/day, "
                   f"{1.4e9 * 2 / meta['loop_s']:.3g} agent-steps/s), whole process {wall:.1f} s, "
                   f"peak RSS {rss / 2**30:.2f} GiB")  # fmt: skip
+
+
+def csm2_runs(essay2: str, n: int, days: int, rounds: int, threads: int | None, k: int = 1000) -> None:
+    """Issue #14: essay, essay2 and essay2 with a K-agent panel, interleaved; essay2's rate as a
+    share of essay's in the same round, and the panel's cost as a share of essay2's time."""
+    steps = n * (days - 1)
+    t: dict[str, list[tuple[float, float]]] = {"essay": [], "essay2": [], "panel": []}
+    for _ in range(rounds):
+        t["essay"].append(day_loop("essay", n, days, threads))
+        t["essay2"].append(day_loop(essay2, n, days, threads))
+        t["panel"].append(day_loop(essay2, n, days, threads, panel=k))
+    print(f"CSM-2 (issue #14) at N={n:.3g} x D={days}, {rounds} round(s) interleaved; median [min..max]")
+    for label, name in (("essay", "essay"), ("essay2", "essay2"), ("panel", f"essay2 + panel K={k}")):
+        w = [steps / x for x, _ in t[label]]
+        c = [steps / x for _, x in t[label]]
+        print(f"  {name:22} {stat(w):>30} agent-steps/s   {stat(c):>30} per CPU-second")
+    for k_ in (0, 1):
+        what = "wall" if k_ == 0 else "CPU"
+        share = [e[k_] / e2[k_] for e, e2 in zip(t["essay"], t["essay2"])]
+        cost = [p[k_] / e2[k_] - 1 for p, e2 in zip(t["panel"], t["essay2"])]
+        print(f"  ({what}) essay2 at {stat(share, '.3f')} of essay's agent-steps/s; the panel adds "
+              f"{stat([100 * c for c in cost], '+.1f')} % to essay2's day loop")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -115,3 +115,23 @@ def test_profile_variants_are_known_switches():
             assert f"\n{switch} = " in template, (name, switch)
     assert set(profile_steps.DEFAULT) <= set(profile_steps.VARIANTS)
     assert profile_steps.EXACT <= set(profile_steps.VARIANTS)
+
+
+def test_bench_csm2_runs_reports_share_and_panel_cost(monkeypatch, capsys):
+    # fake day loops: essay 2.0 s, essay2 2.5 s, essay2 with a panel 2.55 s (wall; CPU twice that)
+    times = {("essay", 0): 2.0, ("e2", 0): 2.5, ("e2", 1000): 2.55}
+    calls = []
+
+    def fake(spec, n, days, threads, panel=0):
+        calls.append((spec, panel))
+        w = times[(spec, panel)]
+        return w, 2 * w
+
+    monkeypatch.setattr(bench, "day_loop", fake)
+    bench.csm2_runs("e2", 1000, 11, 2, None)
+    out = capsys.readouterr().out
+    assert calls == [("essay", 0), ("e2", 0), ("e2", 1000)] * 2  # interleaved, round by round
+    # essay2's rate over essay's = 2.0 / 2.5; the panel's cost = 2.55 / 2.5 - 1 = +2.0 %
+    assert out.count("essay2 at 0.800 [0.800..0.800] of essay's agent-steps/s") == 2
+    assert out.count("the panel adds +2.0 [+2.0..+2.0] % to essay2's day loop") == 2
+    assert f"{1000 * 10 / 2.0:.3g}" in out  # essay's agent-steps/s over days 2..D

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from credsim.fsutil import check_replaceable_file
-from credsim.report import CSS, JS, _is_report, _json_for_script, _vega_bundle, _write_atomic
+from credsim.report import CSS, JS, _is_report, _json_for_script, vega_bundle, _write_atomic
 from credsim.report.charts import CONFIG, OKABE_ITO, WIDTH, Chart
 from credsim.results.scorecard import metric_label
 
@@ -113,7 +113,7 @@ here is a number in a computer, not a real individual.</p>
 individual's data is stored in this file.</footer>
 </main>
 <script id="credsim-specs" type="application/json">{specs}</script>
-<script>{_vega_bundle()}</script>
+<script>{vega_bundle()}</script>
 <script>{JS}</script>
 </body></html>
 """

@@ -100,10 +100,10 @@ def _flatten(doc: dict, prefix: str = "") -> dict:
 
 def _field_type(path: str) -> type | None:
     """int, float or another type of the model field at a (syntactically valid) schedule path."""
-    from credsim.scenario.schedule import _models
+    from credsim.scenario import Scenario
 
     parts = path.split(".")
-    info = _models()[parts[0]].model_fields[parts[-1]]
+    info = Scenario.schedule_models()[parts[0]].model_fields[parts[-1]]
     ann = info.annotation
     args = [a for a in typing.get_args(ann) if a is not type(None)] if typing.get_origin(ann) else [ann]
     return args[0] if len(args) == 1 else None
@@ -112,10 +112,11 @@ def _field_type(path: str) -> type | None:
 def _set_path(data: dict, path: str, value) -> None:
     """Set ``path`` in a scenario's plain data with the schedule's own rules (MODEL.md §8.4), raising
     CredsimError with the schedule's refusal (``_Refused``) otherwise."""
+    from credsim.scenario import Scenario
     from credsim.scenario.schedule import _Refused, _set_one
 
     try:
-        _set_one(data, 0, path, value)
+        _set_one(data, 0, path, value, Scenario.schedule_models())
     except _Refused as err:
         raise CredsimError(f'"{path}": {err.msg}') from None
 
