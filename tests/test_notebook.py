@@ -10,6 +10,7 @@ import pytest
 FOLDER = Path(__file__).parent.parent / "docs" / "notebooks"
 NOTEBOOK = FOLDER / "quickstart.ipynb"
 EXPLAIN = FOLDER / "explain-agent.ipynb"
+SENSITIVITY = FOLDER / "sensitivity.ipynb"
 
 
 def run_notebook(path: Path, cwd: Path):
@@ -26,7 +27,7 @@ def run_notebook(path: Path, cwd: Path):
 
 @pytest.mark.parametrize("path", sorted(FOLDER.glob("*.ipynb")), ids=lambda p: p.stem)
 def test_notebook_is_stored_without_outputs(path):
-    assert {p.name for p in FOLDER.glob("*.ipynb")} >= {NOTEBOOK.name, EXPLAIN.name}
+    assert {p.name for p in FOLDER.glob("*.ipynb")} >= {NOTEBOOK.name, EXPLAIN.name, SENSITIVITY.name}
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -68,3 +69,15 @@ def test_explain_notebook_tells_the_longest_listed_agent(tmp_path):
     assert tell(run, agent).text.splitlines()[0] in text
     svgs = [o["data"]["image/svg+xml"] for o in outputs if "image/svg+xml" in o.get("data", {})]
     assert len(svgs) == 1 and f"agent {agent}" in svgs[0]
+
+
+@pytest.mark.slow
+def test_sensitivity_notebook_ranks_a_parameter_that_cannot_move_offences_last(tmp_path):
+    outputs = run_notebook(SENSITIVITY, tmp_path)
+    tables = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {}) and "mu_star" in o["data"]["text/plain"]]
+    assert len(tables) == 2
+    offences = tables[0].splitlines()
+    # stress.deny_cost only moves stress: its mean absolute effect on offences prevented is exactly 0, ranked last
+    last = offences[-1].split()
+    assert last[1] == "stress.deny_cost" and float(last[2]) == 0.0, tables[0]
+    assert float(offences[1].split()[2]) > 0, tables[0]
