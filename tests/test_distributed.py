@@ -373,3 +373,20 @@ def test_cli_sweep_json(cli, ray_session, tmp_path):
                                                  {"channel.public_misconduct.detect": 0.9}]  # fmt: skip
     assert all(len(p["runs"]) == 2 and all(p["runs"].values()) for p in doc["points"])
     assert "Student t" in doc["interval"]
+
+
+def test_a_pooled_actor_that_died_while_idle_is_replaced(ray_session):
+    """An idle actor in the pool can die (killed, out of memory, its node gone); the next run must not
+    hand it work ("Can't find actor ..."), but replace it and give the same integers."""
+    from credsim.distributed import ray_backend as rb
+    from credsim.engine import run_plan
+    from credsim.plan import compile_plan
+    from credsim.scenario import load
+
+    plan = compile_plan(load("essay")[1], 1017, 1)
+    reference = run_plan(plan, 3).daily
+    assert np.array_equal(run_plan(plan, 3, "ray", shards=2).daily, reference)  # its actors go back to the pool
+    idle = rb._POOL["idle"]["cpu"]
+    assert len(idle) >= 2
+    ray.kill(idle[-1], no_restart=True)  # the next run takes this one first
+    assert np.array_equal(run_plan(plan, 3, "ray", shards=2).daily, reference)

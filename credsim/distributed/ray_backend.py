@@ -264,6 +264,10 @@ class ShardWorker:
             self.halo, self._halo_buf = _sparse_bitmap((plan.n + 7) >> 3)
         return {"host": socket.gethostname(), "pid": os.getpid()}
 
+    def alive(self) -> bool:
+        """Answered by a live actor (the pool checks an idle actor before reusing it)."""
+        return True
+
     def release(self) -> None:
         """Drop the run's arrays (the process stays, idle, in the pool)."""
         self.be = None
@@ -381,12 +385,28 @@ def _acquire(ray, k: int, device: str) -> list:
     if _POOL["job"] != _job_id(ray):  # a new Ray session: old handles are dead
         _POOL["job"], _POOL["idle"] = _job_id(ray), {}
     idle = _POOL["idle"].setdefault(device, [])
-    take = [idle.pop() for _ in range(min(k, len(idle)))]
+    take = _answering(ray, [idle.pop() for _ in range(min(k, len(idle)))])
     opts = {"scheduling_strategy": "SPREAD", "max_restarts": 0, "max_task_retries": 0}
     if device == "cuda":
         opts["num_gpus"] = 1
     cls = ray.remote(ShardWorker).options(**opts)
     return take + [cls.remote() for _ in range(k - len(take))]
+
+
+def _answering(ray, actors: list, timeout: float = 60.0) -> list:
+    """The pooled actors that still answer; the others (a process that died while idle: killed,
+    out of memory, its node gone) are dropped, and fresh actors take their place."""
+    live = []
+    for a, ref in [(a, a.alive.remote()) for a in actors]:
+        try:
+            ray.get(ref, timeout=timeout)
+            live.append(a)
+        except Exception:  # noqa: BLE001 - dead, unreachable or silent: never reuse it
+            try:
+                ray.kill(a, no_restart=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+    return live
 
 
 def _release(ray, actors: list, device: str) -> None:
