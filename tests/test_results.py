@@ -165,3 +165,25 @@ def test_verdict_with_nothing_prevented_reads_well():
             "lawful_suppressed_pct": float("nan"), "stress_high_pct": 0.0}  # fmt: skip
     text = verdict("x", card, 10, 1)
     assert "(0 more)" in text and "n/a" not in text and "-0" not in text
+
+
+def test_add_many_stores_each_run_whole_and_apart(tmp_path):
+    """A batch through one connection: every run reads back as itself (tables, panel, histogram),
+    none borrows another's frames."""
+    import numpy as np
+
+    from credsim import simulate
+
+    runs = [simulate("essay", 3000, 12, 1), simulate("baseline", 3000, 12, 2, hist_bins=8),
+            simulate("essay-plus", 3000, 12, 3, panel=6)]  # fmt: skip
+    cat = Catalog(tmp_path / "c.duckdb")
+    ids = cat.add_many(runs)
+    assert len(set(ids)) == 3
+    for run_id, run in zip(ids, runs):
+        back = cat.load(run_id)
+        assert back.name == run.name and back.seed == run.seed
+        assert np.array_equal(back.tables.daily, run.tables.daily)
+        assert np.array_equal(back.tables.regions, run.tables.regions)
+    assert np.array_equal(cat.load(ids[1]).tables.hist, runs[1].tables.hist)
+    assert np.array_equal(cat.load(ids[2]).tables.panel, runs[2].tables.panel)
+    assert cat.load(ids[0]).tables.panel is None and cat.load(ids[0]).tables.hist is None

@@ -288,20 +288,22 @@ def execute(jobs: list[Job], population: int, days: int, catalog: Catalog | None
     total, done = len(jobs), 0
     out: dict[tuple[str, int], pd.DataFrame] = {}
 
-    def store(result: RunResult, job: Job) -> None:
+    def store(results: list[RunResult], batch: list[Job]) -> None:
+        """A finished batch into the catalog (one connection: opening it costs more than a small run)."""
         nonlocal done
         if catalog is not None:
-            catalog.add(result)
-        out[job.key] = result.daily
-        done += 1
-        if on_run is not None:
-            on_run(done, total)
+            catalog.add_many(results)
+        for result, job in zip(results, batch):
+            out[job.key] = result.daily
+            done += 1
+            if on_run is not None:
+                on_run(done, total)
 
     if not jobs:
         return out
     if workers <= 1 or total == 1:
         for job in jobs:
-            store(_run_batch([job], population, days, None)[0], job)
+            store(_run_batch([job], population, days, None), [job])
         return out
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -317,8 +319,7 @@ def execute(jobs: list[Job], population: int, days: int, catalog: Catalog | None
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     batch = pending.pop(fut)
-                    for result, job in zip(fut.result(), batch):
-                        store(result, job)
+                    store(fut.result(), batch)
         except BaseException:
             for fut in pending:
                 fut.cancel()

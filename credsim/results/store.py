@@ -69,6 +69,7 @@ def code_version() -> str:
     return f"{__version__}+{digest(RESULT_SOURCES)[:10]}"
 
 
+@lru_cache(maxsize=1)
 def package_versions() -> dict[str, str]:
     """Versions of the packages a run's results depend on."""
     from importlib.metadata import PackageNotFoundError, version
@@ -143,6 +144,18 @@ class Catalog:
 
     def add(self, result: RunResult) -> str:
         """Store a finished run in one transaction; returns its run id."""
+        return self.add_many([result])[0]
+
+    def add_many(self, results: list[RunResult]) -> list[str]:
+        """Store finished runs through one connection, each in a transaction of its own (a run is
+        stored whole or not at all); returns their run ids. Opening the catalog costs more than
+        storing a small run, so a design of many runs stores them in batches."""
+        if not results:
+            return []
+        with self.connect(write=True) as con:
+            return [self._insert(con, result) for result in results]
+
+    def _insert(self, con, result: RunResult) -> str:
         run_id = result.run_id or self.new_run_id(result)
         t = result.tables
         cols = t.columns
@@ -178,27 +191,32 @@ class Catalog:
             result.timing.loop_s, datetime.now(timezone.utc).replace(tzinfo=None), True,
             json.dumps(t.region_names), t.hist_lo, t.hist_width, 0 if t.panel is None else t.panel.shape[1],
         ]  # fmt: skip
-        with self.connect(write=True) as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.register("daily_df", daily_long)
-                con.execute("INSERT INTO daily SELECT run_id, day, metric, value, col FROM daily_df")
-                con.register("regions_df", regions)
-                con.execute("INSERT INTO regions SELECT * FROM regions_df")
-                if hist is not None:
-                    con.register("hist_df", hist)
-                    con.execute("INSERT INTO histogram SELECT * FROM hist_df")
-                if panel is not None:
-                    con.register("panel_df", panel)
-                    con.execute("INSERT INTO panel SELECT * FROM panel_df")
-                if events is not None:
-                    con.register("events_df", events)
-                    con.execute("INSERT INTO panel_events SELECT * FROM events_df")
-                con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(row))})", row)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.register("daily_df", daily_long)
+            con.execute("INSERT INTO daily SELECT run_id, day, metric, value, col FROM daily_df")
+            con.register("regions_df", regions)
+            con.execute("INSERT INTO regions SELECT * FROM regions_df")
+            if hist is not None:
+                con.register("hist_df", hist)
+                con.execute("INSERT INTO histogram SELECT * FROM hist_df")
+            if panel is not None:
+                con.register("panel_df", panel)
+                con.execute("INSERT INTO panel SELECT * FROM panel_df")
+            if events is not None:
+                con.register("events_df", events)
+                con.execute("INSERT INTO panel_events SELECT * FROM events_df")
+            con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(row))})", row)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:  # the next run of a batch registers its own frames under the same names
+            for view in ("daily_df", "regions_df", "hist_df", "panel_df", "events_df"):
+                try:
+                    con.unregister(view)
+                except Exception:  # noqa: BLE001 - not registered for this run
+                    pass
         result.run_id = run_id
         return run_id
 
