@@ -233,14 +233,7 @@ def render_html(inp: ReportInput, charts: list[Chart]) -> str:
     from credsim.version import __version__
 
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)}</title>
-<style>{CSS}</style>
-</head><body><main>
-<h1>{e(title)}</h1>
-<p class="lede">A simulation of the scoring and blacklisting system described in the essay, run on a synthetic
+    return page_head(title) + f"""<p class="lede">A simulation of the scoring and blacklisting system described in the essay, run on a synthetic
 population: every person here is a number in a computer, not a real individual. Hover over a chart for exact
 figures; click a legend entry to pick out one scenario; drag or scroll on a timeline to zoom.</p>
 {runs_table}
@@ -262,6 +255,19 @@ def _data_note(charts: list[Chart]) -> str:
         return ("Charts use daily totals, and one follows a few tracked agents of the synthetic population (numbers "
                 "in a computer, not people); no real individual's data is stored in this file.")
     return "Charts use daily totals only; no individual's data is stored in this file."
+
+
+def page_head(title: str) -> str:
+    """The start of a credsim HTML page up to its heading (the run report's and the sensitivity report's)."""
+    e = html.escape
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title)}</title>
+<style>{CSS}</style>
+</head><body><main>
+<h1>{e(title)}</h1>
+"""
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

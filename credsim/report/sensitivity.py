@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from credsim.fsutil import check_replaceable_file
-from credsim.report import CSS, JS, _is_report, _json_for_script, vega_bundle, _write_atomic
+from credsim.report import JS, page_head, _is_report, _json_for_script, vega_bundle, _write_atomic
 from credsim.report.charts import CONFIG, OKABE_ITO, WIDTH, Chart
 from credsim.results.scorecard import metric_label
 
@@ -90,14 +90,7 @@ def render(result) -> str:
 
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     specs = _json_for_script({c.key: c.spec for c in charts})
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)}</title>
-<style>{CSS}</style>
-</head><body><main>
-<h1>{e(title)}</h1>
-<section id='sensitivity'><h2>Sensitivity</h2>
+    return page_head(title) + f"""<section id='sensitivity'><h2>Sensitivity</h2>
 <p class="lede">{e(method)}, over {len(result.design):,} design points ({result.samples} base samples), each run on
 {result.population:,} simulated people for {result.days} days with {k} seed{'s' if k > 1 else ''}
 ({result.seeds[0]}{'..' + str(result.seeds[-1]) if k > 1 else ''}) and scored against {e(result.baseline)} with the
