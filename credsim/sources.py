@@ -43,6 +43,9 @@ RESULT_SOURCES = KERNEL_SOURCES + (
     "results/run.py",
     "results/events.py",  # panel_events.csv (MODEL.md §8.7's panel, told as events)
     "reliability/checkpoint.py",
+    "reliability/checkpoint_format.py",  # the checkpoint file
+    "reliability/inputs.py",  # inputs.json
+    "reliability/workfolder.py",
     "sources.py",
     "tables.py",
     "version.py",  # written into run.json and checkpoints
