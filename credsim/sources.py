@@ -38,11 +38,17 @@ RESULT_SOURCES = KERNEL_SOURCES + (
     "kernel/*.py",
     "scenario/*.py",
     "distributed/__init__.py",
+    "distributed/partition.py",
+    "distributed/pool.py",
     "distributed/ray_backend.py",
+    "distributed/shard.py",
     "results/__init__.py",
     "results/run.py",
     "results/events.py",  # panel_events.csv (MODEL.md §8.7's panel, told as events)
     "reliability/checkpoint.py",
+    "reliability/checkpoint_format.py",  # the checkpoint file
+    "reliability/inputs.py",  # inputs.json
+    "reliability/workfolder.py",
     "sources.py",
     "tables.py",
     "version.py",  # written into run.json and checkpoints

@@ -35,9 +35,9 @@ def test_cpu_run_day_signature_is_the_declared_one():
 
 
 def test_cuda_kernel_signatures_are_the_declared_ones():
-    """Read from cuda.py's source: the kernels are defined only where numba-cuda imports."""
+    """Read from cuda_kernels.py's source: the kernels are defined only where numba-cuda imports."""
     for name, declared in A.KERNEL_ARGS.items():
-        assert _params(KERNEL / "cuda.py", name) == A.names(declared), name
+        assert _params(KERNEL / "cuda_kernels.py", name) == A.names(declared), name
 
 
 def test_init_state_takes_the_state_group():

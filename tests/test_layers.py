@@ -28,7 +28,9 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("model", ["credsim.population", "credsim.plan", "credsim.tables", "credsim.kernel",
                "credsim.scenario.loader", "credsim.scenario"]),
     ("backends", ["credsim.backends", "credsim.kernel.backend", "credsim.kernel.cuda", "credsim.kernel.cudasim_fix",
-                  "credsim.distributed.ray_backend"]),
+                  "credsim.kernel.cuda_compat", "credsim.kernel.cuda_kernels",
+                  "credsim.distributed.ray_backend", "credsim.distributed.partition", "credsim.distributed.pool",
+                  "credsim.distributed.shard"]),
     # the API returns a run's result (results.run: its tables as files; results.events: the panel's
     # events): those two modules are the engine's output, below every workflow that reads runs
     ("engine", ["credsim.engine", "credsim.api", "credsim.results.run", "credsim.results.events"]),

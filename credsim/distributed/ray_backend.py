@@ -40,407 +40,37 @@ process or ``$RAY_ADDRESS`` names a cluster. Shards are placed with the ``SPREAD
 ``device="cuda"`` (or ``$CREDSIM_RAY_DEVICE=cuda``) each shard asks Ray for one GPU and runs a
 :class:`credsim.kernel.cuda.CudaBackend` on it (same exchange; the halo is copied to the device
 each day).
+
+The parts: :mod:`credsim.distributed.partition` (bounds and exchange plan),
+:mod:`credsim.distributed.shard` (the actor), :mod:`credsim.distributed.pool` (Ray session, actor
+pool); this module is the driver.
 """
 
 from __future__ import annotations
 
-import bisect
-import logging
-import mmap
 import os
-import signal
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+# re-exported: names that moved out of this module, still imported from here (tests, the sweep, the registry)
+from credsim.distributed.partition import PAGE, ExchangePlan, Range, association_active, needed_intervals  # noqa: F401
+from credsim.distributed.pool import POOL, POOL_SIZE, shutdown_pool  # noqa: F401
+from credsim.distributed.shard import ShardWorker, writable_plan  # noqa: F401
+from credsim.distributed.partition import exchange_plan, shard_bounds
+from credsim.distributed.pool import acquire, ensure_ray, error_reason, release
 from credsim.errors import CredsimError
-from credsim.backends.base import default_threads, panel_buffer, reduce_rows, state_fields
-from credsim.kernel.layout import IP_ASSOC_PEN, IP_ASSOC_THR, IP_K2
+from credsim.backends.base import panel_buffer, reduce_rows, state_fields
 from credsim.plan import Plan
+
 
 ENV_TIMEOUT = "CREDSIM_RAY_TIMEOUT"
 ENV_DEVICE = "CREDSIM_RAY_DEVICE"
 DEFAULT_TIMEOUT_S = 600.0
 MAX_SHARDS = 4096
-#: Idle shard actors kept per device kind for the next run in this process (start-up is seconds).
-POOL_SIZE = 16
-PAGE = 4096
-
-Range = tuple[int, int]  # half-open [begin, end)
-
-
-# --- partition and exchange plan: pure functions of the plan, no Ray -------------------------------
-
-
-def shard_bounds(n: int, shards: int) -> list[int]:
-    """Boundaries ``0 = b_0 < ... < b_K' = n`` of K' <= K non-empty shards, interior ones multiples of 8."""
-    cuts = [(k * n // shards) // 8 * 8 for k in range(1, shards)] + [n]
-    bounds = [0]
-    for c in cuts:
-        if c > bounds[-1]:
-            bounds.append(c)
-    return bounds
-
-
-def association_active(plan: Plan) -> bool:
-    """Does any agent ever read a contact's blacklist bit (MODEL.md §4 step 5), under any policy in force?"""
-    return int(plan.ip[IP_K2]) > 0 and any(
-        int(pol.ip[IP_ASSOC_PEN]) != 0 and int(pol.ip[IP_ASSOC_THR]) > 0 for pol in plan.policies
-    )
-
-
-def _merge(ranges: list[Range]) -> list[Range]:
-    out: list[Range] = []
-    for b, e in sorted(r for r in ranges if r[1] > r[0]):
-        if out and b <= out[-1][1]:
-            if e > out[-1][1]:
-                out[-1] = (out[-1][0], e)
-        else:
-            out.append((b, e))
-    return out
-
-
-def needed_intervals(plan: Plan, lo: int, hi: int) -> list[Range]:
-    """Global ids outside ``lo..hi-1`` whose blacklist bit agents ``lo..hi-1`` may read (merged ranges).
-
-    A superset is harmless (the kernel reads only real contacts); a missing id would be a wrong
-    answer, so every ``±a_j`` shift of the shard's slice of every region it touches is included.
-    """
-    if lo >= hi or not association_active(plan):
-        return []
-    lay = plan.layout
-    starts, sizes = lay.starts.tolist(), lay.sizes.tolist()
-    ends = [s + n for s, n in zip(starts, sizes)]
-    k2 = int(plan.ip[IP_K2])
-    ranges: list[Range] = []
-    r = bisect.bisect_right(ends, lo)
-    while r < len(starts) and starts[r] < hi:
-        s, n = starts[r], sizes[r]
-        a0, a1 = max(lo, s) - s, min(hi, s + n) - s  # the shard's slice of region r, region-local
-        if n > 0 and a1 - a0 < n:  # a region wholly inside the shard reads nothing outside it
-            for j in range(k2):
-                a = int(plan.amod[r, j])
-                if a == 0:
-                    continue  # every such contact is the agent itself: skipped
-                for shift in (a, n - a):  # +a_j and -a_j (mod n)
-                    x0, x1 = a0 + shift, a1 + shift
-                    if x0 >= n:
-                        x0, x1 = x0 - n, x1 - n
-                    ranges.append((s + x0, s + min(x1, n)))
-                    if x1 > n:
-                        ranges.append((s, s + x1 - n))
-        r += 1
-    out: list[Range] = []
-    for b, e in _merge(ranges):  # minus the shard itself
-        if b < lo:
-            out.append((b, min(e, lo)))
-        if e > hi:
-            out.append((max(b, hi), e))
-    return out
-
-
-@dataclass
-class ExchangePlan:
-    """Who sends which bytes of the packed blacklist bitmap to whom, every day.
-
-    ``links[i] = (src, dst, byte_ranges)``; ``outs[src]`` and ``ins[dst]`` list link indices in
-    one fixed order (dst ascending, src ascending), which is also the order of the arrays a
-    shard returns and receives.
-    """
-
-    bounds: list[int]
-    needed_agents: list[int]  # per shard: foreign ids it may read
-    links: list[tuple[int, int, list[Range]]] = field(default_factory=list)
-    outs: list[list[int]] = field(default_factory=list)
-    ins: list[list[int]] = field(default_factory=list)
-
-    @property
-    def shards(self) -> int:
-        return len(self.bounds) - 1
-
-    def link_bytes(self, i: int) -> int:
-        return sum(e - b for b, e in self.links[i][2])
-
-    @property
-    def bytes_per_day(self) -> int:
-        """Payload bytes shipped between shards per day (all links; Ray's framing not included)."""
-        return sum(self.link_bytes(i) for i in range(len(self.links)))
-
-    def halo_bytes(self, k: int) -> int:
-        """Bytes shard k receives per day (its halo's payload)."""
-        return sum(self.link_bytes(i) for i in self.ins[k])
-
-    def halo_resident_bytes(self, k: int) -> int:
-        """Upper bound of shard k's halo memory: received bytes rounded out to whole pages."""
-        pages: set[int] = set()
-        for i in self.ins[k]:
-            for b, e in self.links[i][2]:
-                pages.update(range(b // PAGE, (e - 1) // PAGE + 1))
-        return len(pages) * PAGE
-
-
-def exchange_plan(plan: Plan, bounds: list[int]) -> ExchangePlan:
-    """The static exchange pattern of a partition (see the module docstring)."""
-    k = len(bounds) - 1
-    xp = ExchangePlan(bounds=bounds, needed_agents=[0] * k, outs=[[] for _ in range(k)], ins=[[] for _ in range(k)])
-    byte_lo = [b >> 3 for b in bounds[:-1]]
-    byte_hi = [(b + 7) >> 3 for b in bounds[1:]]
-    for dst in range(k):
-        ivs = needed_intervals(plan, bounds[dst], bounds[dst + 1])
-        xp.needed_agents[dst] = sum(e - b for b, e in ivs)
-        need = _merge([(b >> 3, ((e - 1) >> 3) + 1) for b, e in ivs])
-        for src in range(k):
-            if src == dst:
-                continue
-            part = [(max(b, byte_lo[src]), min(e, byte_hi[src])) for b, e in need]
-            part = [(b, e) for b, e in part if e > b]
-            if part:
-                xp.links.append((src, dst, part))
-    for i, (src, dst, _) in enumerate(xp.links):
-        xp.outs[src].append(i)
-        xp.ins[dst].append(i)
-    return xp
-
-
-# --- the shard actor ------------------------------------------------------------------------------
-
-
-def _sparse_bitmap(nbytes: int) -> tuple[np.ndarray, mmap.mmap]:
-    """A zeroed uint8 array of ``nbytes`` whose pages are committed only when written."""
-    buf = mmap.mmap(-1, max(1, nbytes))
-    return np.frombuffer(buf, np.uint8)[:nbytes], buf
-
-
-def writable_plan(plan: Plan) -> Plan:
-    """``plan`` with every array writable (copies of the read-only ones).
-
-    Ray hands an actor the plan's arrays as read-only views of its object store, and numba types a
-    read-only array differently (``readonly array(int64, 1d, C)``): the cached kernel, compiled for
-    writable arrays, would not match, and every actor would compile a second specialisation (about
-    a minute each on a busy machine). The plan's arrays are small tables, so copying is free."""
-    import dataclasses
-
-    def own(obj):
-        changes = {f.name: getattr(obj, f.name).copy() for f in dataclasses.fields(obj)
-                   if isinstance(getattr(obj, f.name), np.ndarray) and not getattr(obj, f.name).flags.writeable}  # fmt: skip
-        return dataclasses.replace(obj, **changes) if changes else obj
-
-    return dataclasses.replace(own(plan), layout=own(plan.layout), policies=[own(p) for p in plan.policies])
-
-
-class ShardWorker:
-    """One shard: a CPU (or CUDA) backend for agents lo..hi-1, its halo, and its exports.
-
-    Plain class; the driver wraps it with ``ray.remote``. ``setup`` may be called again to reuse
-    the process for another run (actors are pooled: starting one costs seconds).
-    """
-
-    def __init__(self):
-        self.be = None
-
-    def setup(self, plan: Plan, lo: int, hi: int, threads: int, device: str,
-              in_ranges: list[list[Range]], out_ranges: list[list[Range]]) -> dict:  # fmt: skip
-        import socket
-
-        self.release()
-        plan = writable_plan(plan)
-        self.threads = threads
-        if device == "cuda":
-            from credsim.kernel.cuda import CudaBackend
-
-            self.be = CudaBackend(plan, lo, hi)
-        else:
-            from credsim.kernel.backend import CpuBackend
-
-            self.be = CpuBackend(plan, lo, hi, threads=threads)
-        self.lo, self.hi = lo, hi
-        self.in_ranges = in_ranges
-        # byte ranges → local agent slices (lo is a multiple of 8: byte b is local agents 8b-lo..)
-        self.out_slices = [[(8 * b - lo, min(8 * e - lo, hi - lo)) for b, e in rs] for rs in out_ranges]
-        self.halo, self._halo_buf = (None, None)
-        if in_ranges:
-            self.halo, self._halo_buf = _sparse_bitmap((plan.n + 7) >> 3)
-        return {"host": socket.gethostname(), "pid": os.getpid()}
-
-    def alive(self) -> bool:
-        """Answered by a live actor (the pool checks an idle actor before reusing it)."""
-        return True
-
-    def release(self) -> None:
-        """Drop the run's arrays (the process stays, idle, in the pool)."""
-        self.be = None
-        self.halo = None
-        if getattr(self, "_halo_buf", None) is not None:
-            self._halo_buf.close()
-        self._halo_buf = None
-
-    def _set_threads(self) -> None:
-        if getattr(self.be, "name", "") == "cpu" and self.threads:
-            import numba
-
-            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
-
-    def init(self) -> None:
-        self._set_threads()
-        self.be.init()
-
-    def _flags(self, a: int, b: int) -> np.ndarray:
-        if hasattr(self.be, "d_state"):  # CUDA: copy just the slice from the device
-            return self.be.d_state["flags"][a:b].copy_to_host()
-        return self.be.flags[a:b]
-
-    def _exports(self, pbit: int) -> list[np.ndarray]:
-        """Per neighbour: bit ``pbit`` of the flags over its byte ranges, packed (bit g&7 of byte g>>3)."""
-        mask = np.uint8(1 << pbit)
-        parts = []
-        for slices in self.out_slices:
-            chunks = [np.packbits(self._flags(a, b) & mask, bitorder="little") for a, b in slices]
-            parts.append(chunks[0] if len(chunks) == 1 else np.concatenate(chunks))
-        return parts
-
-    def export(self, pbit: int):
-        parts = self._exports(pbit)
-        return parts[0] if len(parts) == 1 else tuple(parts)
-
-    def sum_public0(self) -> int:
-        return self.be.sum_public0()
-
-    def day(self, t: int, threshold: int, key: int, hist_on: bool, policy: int, *parts: np.ndarray):
-        """Receive yesterday's bits, run day t under policy ``policy``, export today's. Returns
-        ``((row, regions, exchange_s, compute_s, panel_rows), *exports)`` (just the first when this
-        shard sends nothing); ``panel_rows`` are this shard's tracked agents' rows (MODEL.md §8.7)."""
-        t0 = time.perf_counter()
-        for ranges, part in zip(self.in_ranges, parts):
-            off = 0
-            for b, e in ranges:
-                self.halo[b:e] = part[off : off + e - b]
-                off += e - b
-        self._set_threads()
-        t1 = time.perf_counter()
-        row, reg = self.be.day(t, threshold, key, hist_on, self.halo, policy)
-        t2 = time.perf_counter()
-        out = self._exports(t & 1)
-        t3 = time.perf_counter()
-        j0, j1 = self.be.panel_rows
-        head = (row, reg, (t1 - t0) + (t3 - t2), t2 - t1, self.be.panel[j0:j1].copy())
-        return (head, *out) if out else head
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {k: np.array(v) for k, v in self.be.state().items()}
-
-    def kernel_signatures(self) -> list[dict]:
-        """The type signatures the CPU kernel's dispatchers hold in this process, with the positions
-        of read-only array arguments (for tests: none means the cached compile was reused)."""
-        from numba import types
-
-        from credsim.kernel import cpu
-
-        return [{"function": fn.__name__, "signature": str(sig),
-                 "readonly": [i for i, ty in enumerate(sig) if isinstance(ty, types.Array) and not ty.mutable]}
-                for fn in (cpu.run_day, cpu.init_state) for sig in fn.signatures]  # fmt: skip
-
-    def load_state(self, state: dict[str, np.ndarray]) -> None:
-        self.be.load_state(state)
-
-
-# --- Ray session and actor pool -------------------------------------------------------------------
-
-
-def ensure_ray(num_cpus: int | None = None):
-    """The ``ray`` module, initialised: connected to ``$RAY_ADDRESS`` if set, else a local instance."""
-    try:
-        import ray
-    except ModuleNotFoundError:
-        raise CredsimError("backend: ray is not installed (pip install 'credsim[ray]')") from None
-    if not ray.is_initialized():
-        quiet = {"logging_level": logging.ERROR, "log_to_driver": True, "ignore_reinit_error": True}
-        address = os.environ.get("RAY_ADDRESS")
-        # ray.init replaces the SIGTERM handler with one that exits at once; a run that asked to stop
-        # cleanly on SIGTERM (checkpoint first: credsim.reliability.checkpoint) keeps its own
-        keep = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
-        try:
-            if address:
-                ray.init(address=address, **quiet)
-            else:
-                ray.init(num_cpus=num_cpus or default_threads(), include_dashboard=False, **quiet)
-        except Exception as err:  # noqa: BLE001 - connection refused, bad address, ...: one line
-            where = f"the cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
-            raise CredsimError(f"ray: cannot start {where}: {str(err).splitlines()[0]}") from None
-        finally:
-            if callable(keep) and signal.getsignal(signal.SIGTERM) is not keep:
-                signal.signal(signal.SIGTERM, keep)
-    return ray
-
-
-_POOL: dict = {"job": None, "idle": {}}
-
-
-def _job_id(ray) -> str:
-    return ray.get_runtime_context().get_job_id()
-
-
-def _acquire(ray, k: int, device: str) -> list:
-    if _POOL["job"] != _job_id(ray):  # a new Ray session: old handles are dead
-        _POOL["job"], _POOL["idle"] = _job_id(ray), {}
-    idle = _POOL["idle"].setdefault(device, [])
-    take = _answering(ray, [idle.pop() for _ in range(min(k, len(idle)))])
-    opts = {"scheduling_strategy": "SPREAD", "max_restarts": 0, "max_task_retries": 0}
-    if device == "cuda":
-        opts["num_gpus"] = 1
-    cls = ray.remote(ShardWorker).options(**opts)
-    return take + [cls.remote() for _ in range(k - len(take))]
-
-
-def _answering(ray, actors: list, timeout: float = 60.0) -> list:
-    """The pooled actors that still answer; the others (a process that died while idle: killed,
-    out of memory, its node gone) are dropped, and fresh actors take their place."""
-    live = []
-    for a, ref in [(a, a.alive.remote()) for a in actors]:
-        try:
-            ray.get(ref, timeout=timeout)
-            live.append(a)
-        except Exception:  # noqa: BLE001 - dead, unreachable or silent: never reuse it
-            try:
-                ray.kill(a, no_restart=True)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-    return live
-
-
-def _release(ray, actors: list, device: str) -> None:
-    if not ray.is_initialized() or _POOL["job"] != _job_id(ray):
-        return
-    idle = _POOL["idle"].setdefault(device, [])
-    for a in actors:
-        if len(idle) < POOL_SIZE:
-            a.release.remote()
-            idle.append(a)
-        else:
-            ray.kill(a, no_restart=True)
-
-
-def shutdown_pool() -> None:
-    """Kill the idle shard actors of this process (``ray.shutdown`` does it too)."""
-    import ray
-
-    if ray.is_initialized():
-        for actors in _POOL["idle"].values():
-            for a in actors:
-                ray.kill(a, no_restart=True)
-    _POOL["idle"] = {}
-
-
-def _reason(err: Exception) -> str:
-    text = str(err)
-    if "ray.kill" in text:
-        return "the actor was killed (ray.kill)"
-    for hint in ("out of memory", "OOM", "SIGKILL", "SIGSEGV", "node", "exited", "died"):
-        for line in text.splitlines():
-            if hint in line:
-                return " ".join(line.split())[:200]
-    return " ".join(text.split())[:200] or type(err).__name__
+#: The idle actors (tests look at them here).
+_POOL = POOL
 
 
 # --- the driver side ------------------------------------------------------------------------------
@@ -480,7 +110,7 @@ class RayBackend:
         if self.device == "cuda" and ray.cluster_resources().get("GPU", 0) < 1:
             raise CredsimError("backend: ray shards on cuda need GPUs, and this Ray cluster has none")
         self.threads = threads or max(1, int(ray.cluster_resources().get("CPU", 1)) // self.shards)
-        self.actors = _acquire(ray, self.shards, self.device)
+        self.actors = acquire(ray, self.shards, self.device)
         self.hosts: list[dict] = []
         self.timings: list[DayTiming] = []
         self.panel = panel_buffer(plan)  # the day's rows of the panel's tracked agents, from every shard
@@ -553,7 +183,7 @@ class RayBackend:
         """Hand the shard actors back to this process's pool (idle, arrays released)."""
         if not self._closed:
             self._closed = True
-            _release(self._ray, self.actors, self.device)
+            release(self._ray, self.actors, self.device)
 
     def __del__(self):
         # Not close(): __del__ may run inside a garbage collection, after Ray has already finalised
@@ -607,10 +237,10 @@ class RayBackend:
                 except RayActorError as err:
                     k = self._shard_of(err, k)
                     self._abort()
-                    raise CredsimError(f"ray: {self._describe(k)} died {when}: {_reason(err)}; run aborted") from None
+                    raise CredsimError(f"ray: {self._describe(k)} died {when}: {error_reason(err)}; run aborted") from None
                 except RayTaskError as err:
                     cause = getattr(err, "cause", None)
-                    text = str(cause) if isinstance(cause, CredsimError) else _reason(cause or err)
+                    text = str(cause) if isinstance(cause, CredsimError) else error_reason(cause or err)
                     self._abort()
                     raise CredsimError(f"ray: {self._describe(k)} failed {when}: {text}; run aborted") from None
         return out
