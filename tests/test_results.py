@@ -167,6 +167,33 @@ def test_verdict_with_nothing_prevented_reads_well():
     assert "(0 more)" in text and "n/a" not in text and "-0" not in text
 
 
+def test_a_batch_that_fails_stores_nothing(tmp_path):
+    """One transaction per batch: a run that cannot be stored (its id is taken) takes the batch's
+    other runs back out with it, and their run ids stay unset."""
+    from credsim import simulate
+
+    first, second, third = (simulate("essay", 2000, 5, s) for s in (1, 2, 3))
+    cat = Catalog(tmp_path / "c.duckdb")
+    taken = cat.add(first)
+    third.run_id = taken  # a primary-key clash inside the batch
+    with pytest.raises(Exception):
+        cat.add_many([second, third])
+    assert list(cat.runs()["run_id"]) == [taken]
+    assert second.run_id is None and third.run_id == taken
+    with cat.connect() as con:
+        assert con.execute("SELECT count(DISTINCT run_id) FROM daily").fetchone()[0] == 1
+
+
+def test_the_canonical_text_is_remembered_per_scenario_object():
+    from credsim.scenario import load
+    from credsim.scenario.loader import _render, canonical_toml
+
+    essay = load("essay")[1]
+    assert canonical_toml(essay) is canonical_toml(essay) and canonical_toml(essay) == _render(essay)
+    other = essay.model_copy(update={"score": essay.score.model_copy(update={"start": essay.score.start - 1})})
+    assert canonical_toml(other) == _render(other) != canonical_toml(essay)
+
+
 def test_add_many_stores_each_run_whole_and_apart(tmp_path):
     """A batch through one connection: every run reads back as itself (tables, panel, histogram),
     none borrows another's frames."""

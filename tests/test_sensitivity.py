@@ -211,6 +211,22 @@ def test_an_interrupted_analysis_resumes_where_it_stopped(tmp_path):
     assert deny["mu_star"] == 0.0 and deny["sigma"] == 0.0
 
 
+def test_finished_runs_are_stored_in_batches(tmp_path, monkeypatch):
+    """Opening the catalog costs more than storing a small run: the runs of a design go in through
+    one connection per batch, every run exactly once."""
+    (tmp_path / "r.toml").write_text(RANGES)
+    cat = Catalog(tmp_path / "c.duckdb")
+    prep = sa.prepare("essay-plus", tmp_path / "r.toml", method="morris", samples=2, population=N, days=D)
+    batches = []
+    add_many = cat.add_many
+    monkeypatch.setattr(cat, "add_many", lambda results: batches.append(len(results)) or add_many(results))
+    monkeypatch.setattr(sa, "STORE_BATCH", 4)
+    monkeypatch.setattr(sa, "STORE_EVERY_S", 1e9)
+    res = sa.run_analysis(prep, cat, workers=1)
+    total = res.runs["total"]
+    assert sum(batches) == total == len(cat.runs()) and batches == [4] * (total // 4) + [total % 4] * (total % 4 > 0)
+
+
 def test_a_process_pool_gives_the_same_outputs(sobol_run, tmp_path):
     _, _, prep, res = sobol_run
     pooled = sa.run_analysis(prep, Catalog(tmp_path / "p.duckdb"), workers=2)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+import time
 import typing
 import warnings
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ METHODS = ("sobol", "morris")
 HIDDEN = ("offences_prevented", "listed_person_days")
 #: Most design points × seeds of one analysis (a typo should not start a million runs).
 MAX_RUNS = 200_000
+#: Finished runs go to the catalog in batches (one connection and one transaction per batch: opening
+#: a DuckDB database costs 50-150 ms here, more than storing a small run); a run waits at most
+#: STORE_EVERY_S seconds to be stored, which is what an interrupted analysis can lose.
+STORE_BATCH = 32
+STORE_EVERY_S = 15.0
 MAX_SAMPLES = 1 << 16
 MAX_SEEDS = 1000
 #: Morris grid levels; bootstrap resamples of both methods.
@@ -281,50 +287,65 @@ def default_workers() -> int:
 
 def execute(jobs: list[Job], population: int, days: int, catalog: Catalog | None, *, workers: int = 1,
             on_run: Callable[[int, int], None] | None = None) -> dict[tuple[str, int], pd.DataFrame]:  # fmt: skip
-    """Run the jobs (each stored in the catalog as it arrives) → daily table by job key.
+    """Run the jobs → daily table by job key, storing finished runs in the catalog in batches.
 
     ``workers`` > 1: a pool of that many processes, each running batches on one thread; 1: here, on
-    all cores. ``on_run(done, total)`` after each stored run."""
-    total, done = len(jobs), 0
+    all cores. ``on_run(done, total)`` after each finished run. Finished runs are stored at least
+    every :data:`STORE_EVERY_S` seconds and whenever :data:`STORE_BATCH` are waiting (opening the
+    catalog costs more than storing a small run), and before an error or an interrupt propagates,
+    so an interrupted analysis resumes from every run it finished."""
+    total = len(jobs)
     out: dict[tuple[str, int], pd.DataFrame] = {}
+    waiting: list[RunResult] = []
+    last_store = time.monotonic()
 
-    def store(results: list[RunResult], batch: list[Job]) -> None:
-        """A finished batch into the catalog (one connection: opening it costs more than a small run)."""
-        nonlocal done
-        if catalog is not None:
-            catalog.add_many(results)
+    def flush() -> None:
+        nonlocal waiting, last_store
+        if catalog is not None and waiting:
+            catalog.add_many(waiting)
+        waiting, last_store = [], time.monotonic()
+
+    def finished(results: list[RunResult], batch: list[Job]) -> None:
         for result, job in zip(results, batch):
             out[job.key] = result.daily
-            done += 1
+            waiting.append(result)
             if on_run is not None:
-                on_run(done, total)
+                on_run(len(out), total)
+        if len(waiting) >= STORE_BATCH or time.monotonic() - last_store >= STORE_EVERY_S:
+            flush()
 
     if not jobs:
         return out
-    if workers <= 1 or total == 1:
-        for job in jobs:
-            store(_run_batch([job], population, days, None), [job])
-        return out
+    try:
+        if workers <= 1 or total == 1:
+            for job in jobs:
+                finished(_run_batch([job], population, days, None), [job])
+        else:
+            _run_pool(jobs, population, days, min(workers, total), finished)
+    finally:
+        flush()
+    return out
+
+
+def _run_pool(jobs: list[Job], population: int, days: int, workers: int, finished) -> None:
+    """The jobs in batches over a pool of processes, one thread each; ``finished`` per batch."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    workers = min(workers, total)
-    size = max(1, min(16, total // (workers * 8)))  # small batches: steady progress, balanced ends
-    batches = [jobs[i : i + size] for i in range(0, total, size)]
+    size = max(1, min(STORE_BATCH, len(jobs) // (workers * 8)))  # small batches: steady progress, balanced ends
+    batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     # spawn, not fork: numba's threading layer must not be forked from a process already using it
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
         pending = {pool.submit(_run_batch, b, population, days, 1): b for b in batches}
         try:
             while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    batch = pending.pop(fut)
-                    store(fut.result(), batch)
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    finished(fut.result(), pending.pop(fut))
         except BaseException:
             for fut in pending:
                 fut.cancel()
             raise
-    return out
 
 
 # -- the analysis ----------------------------------------------------------------------------------

@@ -147,78 +147,37 @@ class Catalog:
         return self.add_many([result])[0]
 
     def add_many(self, results: list[RunResult]) -> list[str]:
-        """Store finished runs through one connection, each in a transaction of its own (a run is
-        stored whole or not at all); returns their run ids. Opening the catalog costs more than
-        storing a small run, so a design of many runs stores them in batches."""
+        """Store finished runs through one connection and one transaction (the batch is stored
+        whole or not at all, so no run is ever half-stored); returns their run ids.
+
+        Opening a DuckDB database, committing, and each statement cost more than a small run's
+        rows, so a design of many runs stores them in batches: each table's rows of the whole batch
+        go in as one Arrow table (a zero-copy scan), in one statement."""
+        import pyarrow as pa
+
         if not results:
             return []
+        ids = [result.run_id or self.new_run_id(result) for result in results]
+        parts: dict[str, list] = {}
+        for result, run_id in zip(results, ids):
+            for table, frame in _run_rows(result, run_id).items():
+                parts.setdefault(table, []).append(frame)
         with self.connect(write=True) as con:
-            return [self._insert(con, result) for result in results]
-
-    def _insert(self, con, result: RunResult) -> str:
-        run_id = result.run_id or self.new_run_id(result)
-        t = result.tables
-        cols = t.columns
-        days = t.daily.shape[0]
-        daily_long = pd.DataFrame(
-            {
-                "run_id": run_id,
-                "day": np.repeat(t.daily[:, 0], len(cols)),
-                "metric": np.tile(np.array(cols, dtype=object), days),
-                "value": t.daily.reshape(-1),
-                "col": np.tile(np.arange(len(cols)), days),
-            }
-        )
-        regions = pd.DataFrame(region_rows(t), columns=REGION_COLUMNS)
-        regions.insert(0, "run_id", run_id)
-        hist = None
-        if t.hist is not None:
-            bins = t.hist.shape[1]
-            hist = pd.DataFrame({"run_id": run_id, "day": np.repeat(t.hist_days, bins),
-                                 "bin": np.tile(np.arange(bins), len(t.hist_days)), "count": t.hist.reshape(-1)})  # fmt: skip
-        panel = events = None
-        if t.panel is not None:
-            panel = pd.DataFrame(panel_rows(t), columns=PANEL_COLUMNS)
-            panel.insert(0, "run_id", run_id)
-            events = result.panel_events
-            if events is not None:
-                events = events.copy()
-                events.insert(0, "run_id", run_id)
-        row = [
-            run_id, result.name, scenario_hash(result.scenario), canonical_toml(result.scenario), result.population,
-            result.days, result.seed, result.backend, 0 if t.hist is None else t.hist.shape[1],
-            getattr(result, "hist_every", 1), code_version(), json.dumps(package_versions()), result.timing.setup_s,
-            result.timing.loop_s, datetime.now(timezone.utc).replace(tzinfo=None), True,
-            json.dumps(t.region_names), t.hist_lo, t.hist_width, 0 if t.panel is None else t.panel.shape[1],
-        ]  # fmt: skip
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.register("daily_df", daily_long)
-            con.execute("INSERT INTO daily SELECT run_id, day, metric, value, col FROM daily_df")
-            con.register("regions_df", regions)
-            con.execute("INSERT INTO regions SELECT * FROM regions_df")
-            if hist is not None:
-                con.register("hist_df", hist)
-                con.execute("INSERT INTO histogram SELECT * FROM hist_df")
-            if panel is not None:
-                con.register("panel_df", panel)
-                con.execute("INSERT INTO panel SELECT * FROM panel_df")
-            if events is not None:
-                con.register("events_df", events)
-                con.execute("INSERT INTO panel_events SELECT * FROM events_df")
-            con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(row))})", row)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:  # the next run of a batch registers its own frames under the same names
-            for view in ("daily_df", "regions_df", "hist_df", "panel_df", "events_df"):
-                try:
-                    con.unregister(view)
-                except Exception:  # noqa: BLE001 - not registered for this run
-                    pass
-        result.run_id = run_id
-        return run_id
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table in ("daily", "regions", "histogram", "panel", "panel_events", "runs"):
+                    if table in parts:
+                        con.register("rows_in", pa.concat_tables(parts[table], promote_options="default"))
+                        named = f" ({', '.join(RUN_COLUMNS)})" if table == "runs" else ""
+                        con.execute(f"INSERT INTO {table}{named} SELECT {'*' if not named else named[2:-1]} FROM rows_in")
+                        con.unregister("rows_in")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        for result, run_id in zip(results, ids):
+            result.run_id = run_id
+        return ids
 
     # -- reading ----------------------------------------------------------------------------------
     def runs(self) -> pd.DataFrame:
@@ -290,6 +249,66 @@ class Catalog:
         scenario = from_toml(m["scenario_toml"], f"catalog run {run_id}")
         timing = Timing(float(m["setup_s"]), float(m["loop_s"]))
         return RunResult(m["name"], scenario, int(m["population"]), days, int(m["seed"]), m["backend"], tables, timing, run_id)
+
+
+def _run_rows(result: RunResult, run_id: str) -> dict[str, "pa.Table"]:
+    """One run's rows of each catalog table, as Arrow tables in the tables' column order."""
+    import pyarrow as pa
+
+    t = result.tables
+    cols = t.columns
+    days, n_cols = t.daily.shape[0], len(cols)
+    col_index = np.tile(np.arange(n_cols, dtype=np.int32), days)
+    frames = {
+        "daily": pa.table({
+            "run_id": _repeat(run_id, days * n_cols),
+            "day": np.repeat(t.daily[:, 0], n_cols).astype(np.int32),
+            "metric": pa.array(cols, pa.string()).take(col_index),
+            "value": t.daily.reshape(-1).astype(np.int64),
+            "col": col_index,
+        }),
+        "regions": _arrow_rows(run_id, region_rows(t), REGION_COLUMNS),
+    }  # fmt: skip
+    if t.hist is not None:
+        bins, n_days = t.hist.shape[1], len(t.hist_days)
+        frames["histogram"] = pa.table({
+            "run_id": _repeat(run_id, bins * n_days), "day": np.repeat(np.asarray(t.hist_days, np.int32), bins),
+            "bin": np.tile(np.arange(bins, dtype=np.int32), n_days), "count": t.hist.reshape(-1).astype(np.int64),
+        })  # fmt: skip
+    if t.panel is not None:
+        frames["panel"] = _arrow_rows(run_id, panel_rows(t), PANEL_COLUMNS)
+        if result.panel_events is not None:
+            events = result.panel_events.copy()
+            events.insert(0, "run_id", run_id)
+            frames["panel_events"] = pa.Table.from_pandas(events, preserve_index=False)
+    row = {
+        "run_id": run_id, "name": result.name, "scenario_hash": scenario_hash(result.scenario),
+        "scenario_toml": canonical_toml(result.scenario), "population": result.population, "days": result.days,
+        "seed": result.seed, "backend": result.backend, "hist_bins": 0 if t.hist is None else t.hist.shape[1],
+        "hist_every": getattr(result, "hist_every", 1), "code_version": code_version(),
+        "versions": json.dumps(package_versions()), "setup_s": result.timing.setup_s, "loop_s": result.timing.loop_s,
+        "created_at": datetime.now(timezone.utc).replace(tzinfo=None), "complete": True,
+        "region_names": json.dumps(t.region_names), "hist_lo": t.hist_lo, "hist_width": t.hist_width,
+        "panel": 0 if t.panel is None else t.panel.shape[1],
+    }  # fmt: skip
+    types = {"seed": pa.uint64(), "population": pa.int64(), "hist_lo": pa.int32(), "hist_width": pa.int32()}
+    frames["runs"] = pa.table({k: pa.array([v], types.get(k)) for k, v in row.items()})
+    return frames
+
+
+def _repeat(text: str, n: int) -> "pa.Array":
+    import pyarrow as pa
+
+    return pa.array([text], pa.string()).take(np.zeros(n, np.int32))
+
+
+def _arrow_rows(run_id: str, rows: np.ndarray, columns) -> "pa.Table":
+    """Integer rows (one column per name) with the run id in front, as an Arrow table."""
+    import pyarrow as pa
+
+    data = {"run_id": _repeat(run_id, rows.shape[0])}
+    data.update({name: rows[:, j] for j, name in enumerate(columns)})
+    return pa.table(data)
 
 
 def _columns(con, table: str) -> set[str]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 import tomllib
+from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
 
@@ -156,8 +158,29 @@ _EXTENSION_DEFAULTS = {
 }  # fmt: skip (the CSM-2 tables [exit], [appeals], [adaptive] are None when absent: never written)
 
 
+#: Recent renderings by scenario object (scenarios are frozen models): a design of thousands of
+#: runs hashes and stores each of its scenarios several times, and rendering costs milliseconds.
+_RENDERED: OrderedDict[int, tuple[Scenario, str]] = OrderedDict()
+_RENDERED_MAX = 1024
+_RENDERED_LOCK = threading.Lock()
+
+
 def canonical_toml(scenario: Scenario) -> str:
     """A canonical TOML rendering: same scenario, same text (used for hashing and storage)."""
+    with _RENDERED_LOCK:
+        hit = _RENDERED.get(id(scenario))
+        if hit is not None and hit[0] is scenario:
+            _RENDERED.move_to_end(id(scenario))
+            return hit[1]
+    text = _render(scenario)
+    with _RENDERED_LOCK:  # the entry holds the scenario, so its id cannot be reused while cached
+        _RENDERED[id(scenario)] = (scenario, text)
+        if len(_RENDERED) > _RENDERED_MAX:
+            _RENDERED.popitem(last=False)
+    return text
+
+
+def _render(scenario: Scenario) -> str:
     data = scenario.model_dump(mode="json", exclude_none=True)
     for path, default in _EXTENSION_DEFAULTS.items():
         node = data
