@@ -390,3 +390,27 @@ def test_a_pooled_actor_that_died_while_idle_is_replaced(ray_session):
     assert len(idle) >= 2
     ray.kill(idle[-1], no_restart=True)  # the next run takes this one first
     assert np.array_equal(run_plan(plan, 3, "ray", shards=2).daily, reference)
+
+
+def test_a_sensitivity_analysis_over_ray_gives_the_local_outputs(ray_session, tmp_path, monkeypatch):
+    """With $RAY_ADDRESS set the design's runs are Ray tasks: the same runs, the same figures, stored."""
+    import numpy as np
+
+    from credsim.results import sensitivity as sa
+    from credsim.results.store import Catalog
+
+    (tmp_path / "r.toml").write_text('"channel.public_misconduct.detect" = [0.2, 0.9]\n"score.spouse_weight" = [0, 6]\n')
+    prep = sa.prepare("essay-plus", tmp_path / "r.toml", method="morris", samples=2, population=2000, days=10)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    local = sa.run_analysis(prep, Catalog(tmp_path / "local.duckdb"), workers=1)
+
+    def not_here(*a, **k):
+        raise AssertionError("a run ran in the driver, not as a Ray task")
+
+    monkeypatch.setenv("RAY_ADDRESS", ray_session)
+    monkeypatch.setattr(sa, "simulate", not_here)  # the Ray workers import their own, unpatched
+    monkeypatch.setattr(sa, "_run_pool", not_here)
+    remote = sa.run_analysis(prep, Catalog(tmp_path / "ray.duckdb"), workers=2)
+    assert remote.runs == local.runs and local.runs["new"] == local.runs["total"] > 2
+    np.testing.assert_array_equal(remote.outputs, local.outputs)
+    assert len(Catalog(tmp_path / "ray.duckdb").runs()) == local.runs["total"]

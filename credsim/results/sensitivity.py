@@ -289,8 +289,9 @@ def execute(jobs: list[Job], population: int, days: int, catalog: Catalog | None
             on_run: Callable[[int, int], None] | None = None) -> dict[tuple[str, int], pd.DataFrame]:  # fmt: skip
     """Run the jobs → daily table by job key, storing finished runs in the catalog in batches.
 
-    ``workers`` > 1: a pool of that many processes, each running batches on one thread; 1: here, on
-    all cores. ``on_run(done, total)`` after each finished run. Finished runs are stored at least
+    With ``$RAY_ADDRESS`` set: batches as Ray tasks on the cluster, one CPU each. Otherwise ``workers``
+    > 1: a pool of that many processes, each running batches on one thread; 1: here, on all cores.
+    ``on_run(done, total)`` after each finished run. Finished runs are stored at least
     every :data:`STORE_EVERY_S` seconds and whenever :data:`STORE_BATCH` are waiting (opening the
     catalog costs more than storing a small run), and before an error or an interrupt propagates,
     so an interrupted analysis resumes from every run it finished."""
@@ -317,7 +318,9 @@ def execute(jobs: list[Job], population: int, days: int, catalog: Catalog | None
     if not jobs:
         return out
     try:
-        if workers <= 1 or total == 1:
+        if os.environ.get("RAY_ADDRESS"):
+            _run_ray(jobs, population, days, finished)
+        elif workers <= 1 or total == 1:
             for job in jobs:
                 finished(_run_batch([job], population, days, None), [job])
         else:
@@ -346,6 +349,38 @@ def _run_pool(jobs: list[Job], population: int, days: int, workers: int, finishe
             for fut in pending:
                 fut.cancel()
             raise
+
+
+def _run_ray(jobs: list[Job], population: int, days: int, finished) -> None:
+    """The jobs in batches as Ray tasks on the cluster at ``$RAY_ADDRESS``, one CPU and one thread each
+    (a worker process keeps its loaded kernel between tasks); ``finished`` per batch."""
+    from credsim.distributed.ray_backend import ensure_ray
+
+    ray = ensure_ray()
+    from ray.exceptions import RayError, RayTaskError
+
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    size = max(1, min(STORE_BATCH, len(jobs) // (cpus * 8)))
+    task = ray.remote(num_cpus=1, max_retries=1)(_run_batch)
+    index = {task.remote(jobs[i : i + size], population, days, 1): jobs[i : i + size] for i in range(0, len(jobs), size)}
+    pending = list(index)
+    try:
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            batch = index[ready[0]]
+            try:
+                results = ray.get(ready[0])
+            except RayTaskError as err:
+                cause = getattr(err, "cause", None)
+                text = str(cause) if isinstance(cause, CredsimError) else str(err).splitlines()[0]
+                raise CredsimError(f"sensitivity: run {batch[0].name} seed {batch[0].seed} failed: {text}") from None
+            except RayError as err:
+                raise CredsimError(f"sensitivity: a batch from {batch[0].name} was lost: {str(err).splitlines()[0]}") from None
+            finished(results, batch)
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
 
 
 # -- the analysis ----------------------------------------------------------------------------------

@@ -69,7 +69,8 @@ def register(app: typer.Typer) -> None:
         seed: str = typer.Option("1", "--seed", "-s", help="First seed (and the design's sampler seed)."),
         baseline: str = typer.Option("baseline", "--baseline", help="The reference scenario: the system switched off."),
         metric: Optional[list[str]] = typer.Option(None, "--metric", help="Only this scorecard metric (repeatable)."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Local processes (default: all cores)."),
+        workers: Optional[int] = typer.Option(None, "--workers", help="Local processes (default: all cores); "
+                                              "with $RAY_ADDRESS set the runs are Ray tasks on that cluster instead."),
         catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print the indices as JSON instead of tables."),
         report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML report with a chart per metric."),
@@ -77,7 +78,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Which parameters drive the verdict: Sobol or Morris indices of every scorecard metric over ranges.
 
-        Every run is stored in the catalog and reused: an interrupted analysis resumes where it stopped."""
+        Every run is stored in the catalog and reused: an interrupted analysis resumes where it stopped.
+        With $RAY_ADDRESS set, the runs are spread over that Ray cluster."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
         from rich.progress import TimeRemainingColumn
 
