@@ -77,7 +77,7 @@ class MemoryEstimate:
 def estimate_memory(plan: Plan, days: int, backend: str = "cpu", panel: int = 0) -> MemoryEstimate:
     """Memory a run of ``days`` days of ``plan`` needs here, before anything is allocated; ``panel``:
     agents followed day by day in a per-agent panel (K × days rows of :data:`PANEL_COLUMNS` int64)."""
-    from credsim.kernel.backend import accumulator_shape  # the cpu backend's chunk rows
+    from credsim.backends.cpu import accumulator_shape  # the cpu backend's chunk rows
 
     regions = plan.layout.n_regions
     hist_rows = len(histogram_days(plan, days)) * plan.hist.bins

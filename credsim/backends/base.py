@@ -3,8 +3,8 @@
 The bottom of the backends layer: it imports only the model layer (the kernel's column layout, the
 plan's type). A backend owns the state arrays of a block of agents and runs one day at a time on
 them; the engine (:mod:`credsim.engine`) turns each day's aggregate row into tables and never
-looks inside a backend. The backends themselves: :mod:`credsim.kernel.backend` (cpu, all cores),
-:mod:`credsim.kernel.cuda` (one GPU), :mod:`credsim.distributed.ray_backend` (Ray actors); the
+looks inside a backend. The backends themselves: :mod:`credsim.backends.cpu` (cpu, all cores),
+:mod:`credsim.backends.cuda` (one GPU), :mod:`credsim.backends.ray.driver` (Ray actors); the
 lazy registry that picks one by name: :mod:`credsim.backends`.
 """
 

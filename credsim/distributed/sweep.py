@@ -289,7 +289,7 @@ def run_sweep(
     reuse: bool = True, cpus_per_run: int = 1, on_result: Callable[[int, int, str], None] | None = None,
 ) -> Sweep:  # fmt: skip
     """Run (or reuse from ``catalog``) every job as a Ray task; store each; score and summarise."""
-    from credsim.distributed.ray_backend import ensure_ray
+    from credsim.backends.ray.pool import ensure_ray
     from credsim.results.scorecard import scorecard
 
     name, base_name, n, d, seed_list, points, point_base, jobs = plan_sweep(scenario, vary, seeds, population, days, baseline)

@@ -25,7 +25,7 @@ DAY_ARGS = (("t", "int64"), ("threshold", "int64"), ("key", "uint64"), ("hist_on
 CPU_DAY_ARGS = (*DAY_ARGS, ("chunk", "int64"), *STATE_ARGS, ("halo", "uint8[::1]"), *TABLE_ARGS, *LAYOUT_ARGS,
                 ("acc", "int64[:, ::1]"), ("racc", "int64[:, ::1]"), ("panel", "int16[:, ::1]"))  # fmt: skip
 
-#: The CUDA kernels (credsim.kernel.cuda), for the launches and ``compile_ptx``'s signatures.
+#: The CUDA kernels (credsim.backends.cuda), for the launches and ``compile_ptx``'s signatures.
 KERNEL_ARGS = {
     "day_kernel": (*DAY_ARGS, ("pairs_per_block", "int64"), ("n_cols", "int64"), ("n_reg", "int64"),
                    *STATE_ARGS, ("halo", "uint8[::1]"), *TABLE_ARGS, *LAYOUT_ARGS, ("out", "int64[::1]"),

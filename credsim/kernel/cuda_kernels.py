@@ -1,4 +1,4 @@
-"""The CUDA kernels (see :mod:`credsim.kernel.cuda` for how they walk the pairs and sum exactly),
+"""The CUDA kernels (see :mod:`credsim.backends.cuda` for how they walk the pairs and sum exactly),
 built from step.py's functions, and the PTX tooling that compiles them for a real GPU without one.
 The kernels exist only where numba-cuda imports (``cuda`` is not None).
 """

@@ -57,7 +57,7 @@ from credsim.reliability.inputs import FORMAT, parse_every, parse_int  # noqa: F
 from credsim.reliability.workfolder import LOCK, work_dir_for  # noqa: F401
 from credsim.tables import Snapshot, Tables, Timing
 from credsim.errors import CredsimError
-from credsim.kernel.backend import state_bytes_per_agent
+from credsim.backends.base import state_bytes_per_agent
 from credsim.results.run import MARKER, RunResult
 
 

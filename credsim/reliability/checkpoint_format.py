@@ -13,7 +13,7 @@ from credsim.engine import histogram_days
 from credsim.reliability.inputs import INPUTS, RunInputs
 from credsim.tables import Snapshot
 from credsim.kernel import layout as L
-from credsim.kernel.backend import state_fields
+from credsim.backends.base import state_fields
 from credsim.kernel.layout import N_PANEL
 from credsim.plan import Plan
 

@@ -3,8 +3,8 @@
 A backend (the interface: :class:`credsim.backends.base.Backend`) owns the state arrays of a block
 of agents and answers ``day(t, threshold, key, hist_on, policy=k)`` with that day's aggregate row
 and region sums, under policy k of the plan (MODEL.md §8.4), keeping the day's panel rows of its
-tracked agents in ``panel`` (§8.7). The CUDA one is in :mod:`credsim.kernel.cuda`, Ray's in
-:mod:`credsim.distributed.ray_backend`; :mod:`credsim.backends` picks one by name.
+tracked agents in ``panel`` (§8.7). The CUDA one is in :mod:`credsim.backends.cuda`, Ray's in
+:mod:`credsim.backends.ray.driver`; :mod:`credsim.backends` picks one by name.
 """
 
 from __future__ import annotations

@@ -38,11 +38,11 @@ Failure
 Ray is started locally (``ray.init(num_cpus=<cores>)``) unless it is already running in this
 process or ``$RAY_ADDRESS`` names a cluster. Shards are placed with the ``SPREAD`` strategy. With
 ``device="cuda"`` (or ``$CREDSIM_RAY_DEVICE=cuda``) each shard asks Ray for one GPU and runs a
-:class:`credsim.kernel.cuda.CudaBackend` on it (same exchange; the halo is copied to the device
+:class:`credsim.backends.cuda.CudaBackend` on it (same exchange; the halo is copied to the device
 each day).
 
-The parts: :mod:`credsim.distributed.partition` (bounds and exchange plan),
-:mod:`credsim.distributed.shard` (the actor), :mod:`credsim.distributed.pool` (Ray session, actor
+The parts: :mod:`credsim.backends.ray.partition` (bounds and exchange plan),
+:mod:`credsim.backends.ray.shard` (the actor), :mod:`credsim.backends.ray.pool` (Ray session, actor
 pool); this module is the driver.
 """
 
@@ -54,12 +54,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# re-exported: names that moved out of this module, still imported from here (tests, the sweep, the registry)
-from credsim.distributed.partition import PAGE, ExchangePlan, Range, association_active, needed_intervals  # noqa: F401
-from credsim.distributed.pool import POOL, POOL_SIZE, shutdown_pool  # noqa: F401
-from credsim.distributed.shard import ShardWorker, writable_plan  # noqa: F401
-from credsim.distributed.partition import exchange_plan, shard_bounds
-from credsim.distributed.pool import acquire, ensure_ray, error_reason, release
+from credsim.backends.ray.partition import exchange_plan, shard_bounds
+from credsim.backends.ray.pool import acquire, ensure_ray, error_reason, release
 from credsim.errors import CredsimError
 from credsim.backends.base import panel_buffer, reduce_rows, state_fields
 from credsim.plan import Plan
@@ -69,8 +65,6 @@ ENV_TIMEOUT = "CREDSIM_RAY_TIMEOUT"
 ENV_DEVICE = "CREDSIM_RAY_DEVICE"
 DEFAULT_TIMEOUT_S = 600.0
 MAX_SHARDS = 4096
-#: The idle actors (tests look at them here).
-_POOL = POOL
 
 
 # --- the driver side ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from credsim.distributed.partition import Range
+from credsim.backends.ray.partition import Range
 from credsim.plan import Plan
 
 
@@ -58,11 +58,11 @@ class ShardWorker:
         plan = writable_plan(plan)
         self.threads = threads
         if device == "cuda":
-            from credsim.kernel.cuda import CudaBackend
+            from credsim.backends.cuda import CudaBackend
 
             self.be = CudaBackend(plan, lo, hi)
         else:
-            from credsim.kernel.backend import CpuBackend
+            from credsim.backends.cpu import CpuBackend
 
             self.be = CpuBackend(plan, lo, hi, threads=threads)
         self.lo, self.hi = lo, hi
