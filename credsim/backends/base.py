@@ -56,8 +56,9 @@ class Backend(Protocol):
     def sum_public0(self) -> int:
         """Σ P_0 of this backend's agents (day 0's public scores with day 1's spouse weight, §8.5)."""
 
-    def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None,
-            policy: int = 0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def day(
+        self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None, policy: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Run day t; returns (aggregate row, region sums)."""
 
     def state(self) -> dict[str, np.ndarray]:

@@ -81,8 +81,14 @@ class CpuBackend:
             warnings.simplefilter("ignore", NumbaIRAssumptionWarning)
             self._compile()
         self._k.init_state(
-            self.lo, self.hi, *state_args(self), np.uint64(p.root1), np.uint64(p.root2), p.married_thr, p.ip,
-        )  # fmt: skip
+            self.lo,
+            self.hi,
+            *state_args(self),
+            np.uint64(p.root1),
+            np.uint64(p.root2),
+            p.married_thr,
+            p.ip,
+        )
 
     def sum_public0(self) -> int:
         """Σ P_0 of this backend's agents (day 0's public scores with day 1's spouse weight, §8.5)."""
@@ -94,9 +100,23 @@ class CpuBackend:
         lay = p.layout
         empty = self.acc[:0]
         self._k.run_day(
-            0, 0, np.uint64(0), False, self.lo, self.lo, self.chunk, *state_args(self), self.halo, *table_args(p),
-            lay.starts, lay.sizes, p.amod, empty, self.racc[:0], self.panel,
-        )  # fmt: skip
+            0,
+            0,
+            np.uint64(0),
+            False,
+            self.lo,
+            self.lo,
+            self.chunk,
+            *state_args(self),
+            self.halo,
+            *table_args(p),
+            lay.starts,
+            lay.sizes,
+            p.amod,
+            empty,
+            self.racc[:0],
+            self.panel,
+        )
 
     def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None, policy: int = 0):
         """Run day t under policy ``policy`` of the plan; returns (aggregate row int64[n_cols], region
@@ -105,10 +125,23 @@ class CpuBackend:
         pol = p.policies[policy]
         lay = p.layout
         self._k.run_day(
-            t, threshold, np.uint64(key), hist_on, self.lo, self.hi, self.chunk, *state_args(self),
-            self.halo if halo is None else halo, *table_args(pol), lay.starts, lay.sizes, p.amod, self.acc, self.racc,
+            t,
+            threshold,
+            np.uint64(key),
+            hist_on,
+            self.lo,
+            self.hi,
+            self.chunk,
+            *state_args(self),
+            self.halo if halo is None else halo,
+            *table_args(pol),
+            lay.starts,
+            lay.sizes,
+            p.amod,
+            self.acc,
+            self.racc,
             self.panel,
-        )  # fmt: skip
+        )
         return reduce_rows(self.acc), self.racc.sum(axis=0).reshape(-1, 2)
 
     def state(self) -> dict[str, np.ndarray]:

@@ -49,9 +49,28 @@ CREATE TABLE IF NOT EXISTS panel_events (run_id VARCHAR, day INTEGER, agent BIGI
 """
 #: Columns of ``runs`` in insertion order (``panel``, the panel's K, was added after the first catalogs:
 #: a catalog opened for writing gains it, with 0 for its older runs).
-RUN_COLUMNS = ("run_id", "name", "scenario_hash", "scenario_toml", "population", "days", "seed", "backend",
-               "hist_bins", "hist_every", "code_version", "versions", "setup_s", "loop_s", "created_at", "complete",
-               "region_names", "hist_lo", "hist_width", "panel")  # fmt: skip
+RUN_COLUMNS = (
+    "run_id",
+    "name",
+    "scenario_hash",
+    "scenario_toml",
+    "population",
+    "days",
+    "seed",
+    "backend",
+    "hist_bins",
+    "hist_every",
+    "code_version",
+    "versions",
+    "setup_s",
+    "loop_s",
+    "created_at",
+    "complete",
+    "region_names",
+    "hist_lo",
+    "hist_width",
+    "panel",
+)
 
 
 def catalog_path(path: str | Path | None = None) -> Path:
@@ -174,8 +193,14 @@ class Catalog:
         hist = None
         if t.hist is not None:
             bins = t.hist.shape[1]
-            hist = pd.DataFrame({"run_id": run_id, "day": np.repeat(t.hist_days, bins),
-                                 "bin": np.tile(np.arange(bins), len(t.hist_days)), "count": t.hist.reshape(-1)})  # fmt: skip
+            hist = pd.DataFrame(
+                {
+                    "run_id": run_id,
+                    "day": np.repeat(t.hist_days, bins),
+                    "bin": np.tile(np.arange(bins), len(t.hist_days)),
+                    "count": t.hist.reshape(-1),
+                }
+            )
         panel = events = None
         if t.panel is not None:
             panel = pd.DataFrame(panel_rows(t), columns=PANEL_COLUMNS)
@@ -185,12 +210,27 @@ class Catalog:
                 events = events.copy()
                 events.insert(0, "run_id", run_id)
         row = [
-            run_id, result.name, scenario_hash(result.scenario), canonical_toml(result.scenario), result.population,
-            result.days, result.seed, result.backend, 0 if t.hist is None else t.hist.shape[1],
-            getattr(result, "hist_every", 1), code_version(), json.dumps(package_versions()), result.timing.setup_s,
-            result.timing.loop_s, datetime.now(timezone.utc).replace(tzinfo=None), True,
-            json.dumps(t.region_names), t.hist_lo, t.hist_width, 0 if t.panel is None else t.panel.shape[1],
-        ]  # fmt: skip
+            run_id,
+            result.name,
+            scenario_hash(result.scenario),
+            canonical_toml(result.scenario),
+            result.population,
+            result.days,
+            result.seed,
+            result.backend,
+            0 if t.hist is None else t.hist.shape[1],
+            getattr(result, "hist_every", 1),
+            code_version(),
+            json.dumps(package_versions()),
+            result.timing.setup_s,
+            result.timing.loop_s,
+            datetime.now(timezone.utc).replace(tzinfo=None),
+            True,
+            json.dumps(t.region_names),
+            t.hist_lo,
+            t.hist_width,
+            0 if t.panel is None else t.panel.shape[1],
+        ]
         con.execute("BEGIN TRANSACTION")
         try:
             con.register("daily_df", daily_long)
@@ -231,8 +271,9 @@ class Catalog:
                 "FROM runs WHERE complete ORDER BY created_at DESC"
             ).df()
 
-    def find(self, scenario, population: int, days: int, seed: int, hist_bins: int = 0, hist_every: int = 1,
-             panel: int = 0) -> str | None:  # fmt: skip
+    def find(
+        self, scenario, population: int, days: int, seed: int, hist_bins: int = 0, hist_every: int = 1, panel: int = 0
+    ) -> str | None:
         """The id of a stored run with the same inputs and code version, if any; with ``panel`` > 0, one
         that tracked the same K agents (a run's panel changes nothing else, MODEL.md §8.7)."""
         if not self.path.exists():
@@ -267,10 +308,13 @@ class Catalog:
             panel = events = None
             if int(m.get("panel", 0) or 0) > 0 and "panel" in _tables(con):
                 cols = ", ".join(PANEL_COLUMNS)
-                panel = con.execute(f"SELECT {cols} FROM panel WHERE run_id = ? ORDER BY day, agent",
-                                    [run_id]).fetchnumpy()  # fmt: skip
-                events = con.execute("SELECT day, agent, event, channel, channel_name, detail FROM panel_events "
-                                     "WHERE run_id = ?", [run_id]).df()  # fmt: skip
+                panel = con.execute(
+                    f"SELECT {cols} FROM panel WHERE run_id = ? ORDER BY day, agent", [run_id]
+                ).fetchnumpy()
+                events = con.execute(
+                    "SELECT day, agent, event, channel, channel_name, detail FROM panel_events WHERE run_id = ?",
+                    [run_id],
+                ).df()
         n_cols = int(daily["col"].max()) + 1
         days = int(m["days"])
         columns = daily["metric"].iloc[:n_cols].tolist()
@@ -293,8 +337,12 @@ class Catalog:
 
 
 def _columns(con, table: str) -> set[str]:
-    return {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-                                      [table]).fetchall()}  # fmt: skip
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall()
+    }
 
 
 def _tables(con) -> set[str]:

@@ -85,8 +85,15 @@ class RayBackend:
 
     name = "ray"
 
-    def __init__(self, plan: Plan, shards: int = 1, *, threads: int | None = None, device: str | None = None,
-                 timeout_s: float | None = None):  # fmt: skip
+    def __init__(
+        self,
+        plan: Plan,
+        shards: int = 1,
+        *,
+        threads: int | None = None,
+        device: str | None = None,
+        timeout_s: float | None = None,
+    ):
         if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= MAX_SHARDS:
             raise CredsimError(f"shards: must be an integer in 1..{MAX_SHARDS}, got {shards!r}")
         self.device = device or os.environ.get(ENV_DEVICE) or "cpu"
@@ -113,10 +120,17 @@ class RayBackend:
         xp = self.exchange
         plan_ref = ray.put(plan)
         self._setup = [
-            a.setup.remote(plan_ref, self.bounds[k], self.bounds[k + 1], self.threads, self.device,
-                           [xp.links[i][2] for i in xp.ins[k]], [xp.links[i][2] for i in xp.outs[k]])
+            a.setup.remote(
+                plan_ref,
+                self.bounds[k],
+                self.bounds[k + 1],
+                self.threads,
+                self.device,
+                [xp.links[i][2] for i in xp.ins[k]],
+                [xp.links[i][2] for i in xp.outs[k]],
+            )
             for k, a in enumerate(self.actors)
-        ]  # fmt: skip
+        ]
         # where each shard's inputs come from: (src, position in src's exports)
         self._sources = [[(xp.links[i][0], xp.outs[xp.links[i][0]].index(i)) for i in xp.ins[k]] for k in range(self.shards)]
 
@@ -222,8 +236,10 @@ class RayBackend:
             if not ready:
                 late = ", ".join(self._describe(index[r]) for r in pending)
                 self._abort()
-                raise CredsimError(f"ray: {late} did not answer {when} within {self.timeout_s:g} s "
-                                   f"(set {ENV_TIMEOUT} to wait longer); run aborted")  # fmt: skip
+                raise CredsimError(
+                    f"ray: {late} did not answer {when} within {self.timeout_s:g} s "
+                    f"(set {ENV_TIMEOUT} to wait longer); run aborted"
+                )
             for r in ready:
                 k = index[r]
                 try:
