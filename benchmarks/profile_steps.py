@@ -135,7 +135,7 @@ class Runner:
 
     def day(self, t: int, threshold: int, key: int) -> np.ndarray:
         """Run day t, timed; returns the day's aggregate row and region sums, flattened."""
-        from credsim.backends.cpu import reduce_rows
+        from credsim.backends.base import reduce_rows
 
         be = self.be
         w0, c0 = time.perf_counter(), time.process_time()

@@ -65,7 +65,7 @@ def overhead(n: int = 10**6, days: int = 20, ks=(1, 2, 4, 7)) -> None:
         kern = statistics.median(max(d.compute) for d in tm) * 1e3
         exch = statistics.median(max(d.exchange) for d in tm) * 1e3
         rows = np.zeros((k, plan.n_cols), np.int64)
-        from credsim.backends.cpu import reduce_rows
+        from credsim.backends.base import reduce_rows
 
         t0 = time.perf_counter()
         for _ in range(1000):

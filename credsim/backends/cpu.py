@@ -14,16 +14,7 @@ import warnings
 import numpy as np
 from numba.core.errors import NumbaIRAssumptionWarning
 
-from credsim.backends.base import (  # noqa: F401 (re-exported: the names this module always had)
-    AUX_FIELDS,
-    STATE_BYTES_PER_AGENT,
-    STATE_FIELDS,
-    aux_buffer,
-    panel_buffer,
-    reduce_rows,
-    state_bytes_per_agent,
-    state_fields,
-)
+from credsim.backends.base import STATE_FIELDS, aux_buffer, panel_buffer, reduce_rows, state_fields
 from credsim.kernel.args import state_args, table_args
 from credsim.plan import Plan
 
