@@ -286,10 +286,10 @@ def test_kernels_compile_to_ptx():
     res = _script(
         """
         import sys
-        from credsim.backends import cuda as kc
+        from credsim.kernel.cuda_kernels import compile_ptx
 
         try:
-            ptx = kc.compile_ptx((9, 0))
+            ptx = compile_ptx((9, 0))
         except Exception as err:
             text = f"{type(err).__name__}: {err}"
             if any(s in text for s in ("nvvm", "NVVM", "nvrtc", "NVRTC", "DynamicLibNotFound", "CUDA_HOME")):

@@ -42,15 +42,12 @@ import numpy as np
 
 from credsim.errors import CredsimError
 from credsim.backends.base import STATE_BYTES_PER_AGENT, aux_buffer, panel_buffer, state_bytes_per_agent, state_fields
-from credsim.kernel.args import KERNEL_ARGS, STATE_ARGS, TABLE_ARGS, VARIANTS, signature, table_args  # noqa: F401
+from credsim.kernel.args import STATE_ARGS, table_args
 from credsim.kernel.cuda_compat import SIMULATOR, cuda, unavailable_reason
-# re-exported: the kernels' limits and the PTX tooling, still imported from here (tests, benchmarks)
-from credsim.kernel.cuda_kernels import INLINED_STEP_FUNCTIONS, compile_ptx, kernel_signatures  # noqa: F401
 from credsim.kernel.cuda_kernels import MAX_COLS, MAX_REGIONS
 
 if cuda is not None:  # the kernels exist only where numba-cuda imports
     from credsim.kernel.cuda_kernels import day_kernel, init_kernel, reset_kernel, sum_public0_kernel
-    from credsim.kernel.cuda_kernels import pair_day  # noqa: F401 - re-exported
 
 
 #: Threads per block on a GPU (a multiple of the warp size).
