@@ -4,7 +4,7 @@ Per agent and day the model cannot do less than this (MODEL.md §4 step 1 and th
 three ``mix64`` hashes, the 6 bytes of state (own int16, flags uint8, bl_since uint16, stress
 uint8) read once and written once, and a few exact integer sums. No model logic. The loop has the
 day loop's shape (:mod:`credsim.kernel.cpu`): one ``prange`` over chunks of pairs, chunk size from
-:func:`credsim.kernel.backend.chunk_pairs`, a ``_nrt=False`` chunk function, per-chunk sum rows,
+:func:`credsim.backends.cpu.chunk_pairs`, a ``_nrt=False`` chunk function, per-chunk sum rows,
 the same thread count. Its agent-steps/s divided into the day loop's says how far the model is
 from what the machine can do; it travels with the project, unlike a number measured elsewhere.
 
@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 import credsim.kernel.hash as _hash
-from credsim.kernel.backend import chunk_pairs
+from credsim.backends.cpu import chunk_pairs
 from credsim.kernel.hash import day_key, mix64
 
 _G = np.uint64(0x9E3779B97F4A7C15)
@@ -113,7 +113,7 @@ numba.config.CACHE_DIR = _saved_cache_dir
 
 
 class Floor:
-    """State and sum rows of n agents, laid out and chunked as :class:`credsim.kernel.backend.CpuBackend`."""
+    """State and sum rows of n agents, laid out and chunked as :class:`credsim.backends.cpu.CpuBackend`."""
 
     def __init__(self, n: int, threads: int | None = None, start: int = 1000):
         if threads:

@@ -227,7 +227,7 @@ def main() -> None:
 
     preflight()
     print(versions(), flush=True)
-    from credsim.kernel import cuda as kc  # applies the numpy row_stack shim before numba.cuda
+    from credsim.backends import cuda as kc  # applies the numpy row_stack shim before numba.cuda
 
     reason = kc.unavailable_reason()
     if reason is not None:

@@ -110,10 +110,10 @@ def load_variant(name: str):
 
 
 class Runner:
-    """One kernel's own state for the population, as :class:`credsim.kernel.backend.CpuBackend` lays it out."""
+    """One kernel's own state for the population, as :class:`credsim.backends.cpu.CpuBackend` lays it out."""
 
     def __init__(self, name: str, plan, threads: int | None, mod=None):
-        from credsim.kernel.backend import CpuBackend
+        from credsim.backends.cpu import CpuBackend
 
         self.name, self.plan, self.mod = name, plan, mod
         self.be = CpuBackend(plan, threads=threads)
@@ -135,7 +135,7 @@ class Runner:
 
     def day(self, t: int, threshold: int, key: int) -> np.ndarray:
         """Run day t, timed; returns the day's aggregate row and region sums, flattened."""
-        from credsim.kernel.backend import reduce_rows
+        from credsim.backends.base import reduce_rows
 
         be = self.be
         w0, c0 = time.perf_counter(), time.process_time()

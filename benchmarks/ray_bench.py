@@ -25,7 +25,7 @@ import numpy as np
 
 
 def bytes_table(ns=(10**6, 10**7, 2 * 10**7, 10**8, 1_400_000_000), ks=(2, 4, 8, 16, 64)) -> None:
-    from credsim.distributed.ray_backend import exchange_plan, shard_bounds
+    from credsim.backends.ray.partition import exchange_plan, shard_bounds
     from credsim.plan import compile_plan
     from credsim.scenario import load
 
@@ -43,7 +43,7 @@ def bytes_table(ns=(10**6, 10**7, 2 * 10**7, 10**8, 1_400_000_000), ks=(2, 4, 8,
 
 
 def overhead(n: int = 10**6, days: int = 20, ks=(1, 2, 4, 7)) -> None:
-    from credsim.distributed.ray_backend import RayBackend
+    from credsim.backends.ray.driver import RayBackend
     from credsim.kernel.hash import day_key
     from credsim.kernel.layout import C_SUM_P
     from credsim.plan import compile_plan
@@ -65,7 +65,7 @@ def overhead(n: int = 10**6, days: int = 20, ks=(1, 2, 4, 7)) -> None:
         kern = statistics.median(max(d.compute) for d in tm) * 1e3
         exch = statistics.median(max(d.exchange) for d in tm) * 1e3
         rows = np.zeros((k, plan.n_cols), np.int64)
-        from credsim.kernel.backend import reduce_rows
+        from credsim.backends.base import reduce_rows
 
         t0 = time.perf_counter()
         for _ in range(1000):

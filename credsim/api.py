@@ -123,6 +123,15 @@ def simulate(
     run_name, sc = resolve(scenario, name)
     plan = compile_plan(sc, n, seed, Histogram(hist_bins, hist_every), panel)
     timing = Timing()
-    tables = run_plan(plan, days, backend, threads=threads, shards=shards, on_day=on_day, timing=timing,
-                      checkpoint=checkpoint, resume_from=resume_from)  # fmt: skip
+    tables = run_plan(
+        plan,
+        days,
+        backend,
+        threads=threads,
+        shards=shards,
+        on_day=on_day,
+        timing=timing,
+        checkpoint=checkpoint,
+        resume_from=resume_from,
+    )
     return RunResult(run_name, sc, n, days, seed, backend, tables, timing, hist_every=hist_every)

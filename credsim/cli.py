@@ -40,7 +40,9 @@ def run(
     population: str = typer.Option("10000", "--population", "-n", help="Agents: 10000, 1e6, 1.4e9 or 1_000_000."),
     days: str = typer.Option("365", "--days", "-d", help="Simulated days (1..65535)."),
     seed: str = typer.Option("1", "--seed", "-s", help="Random seed, 0..2^64-1. Same seed, same integers."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: daily.csv, regions.csv, Parquet copies, run.json."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output folder: daily.csv, regions.csv, Parquet copies, run.json."
+    ),
     backend: str = typer.Option(
         "cpu", "--backend", "-b", help="cpu|cuda|ray: cpu (all cores), cuda (one GPU) or ray (--shards actors)."
     ),
@@ -49,18 +51,25 @@ def run(
     hist_bins: str = typer.Option("0", "--hist-bins", help="Also count public scores in this many bins (0: off)."),
     hist_every: str = typer.Option("1", "--hist-every", help="Histogram cadence in days."),
     panel: Optional[str] = typer.Option(
-        None, "--panel", help="Also write panel.csv: the day of K tracked agents, ids (j*N)//K (1..min(N, 100000)).",
-    ),  # fmt: skip
+        None,
+        "--panel",
+        help="Also write panel.csv: the day of K tracked agents, ids (j*N)//K (1..min(N, 100000)).",
+    ),
     checkpoint_every: str = typer.Option(
-        "auto", "--checkpoint-every",
+        "auto",
+        "--checkpoint-every",
         help="Save a checkpoint in OUT.partial every this many days (0: only when stopped; auto: about every "
         "2 minutes of wall time). Ctrl-C, SIGTERM and SIGHUP stop after the current day with a checkpoint; "
         "continue with `credsim resume`.",
-    ),  # fmt: skip
-    restart: bool = typer.Option(False, "--restart", help="Discard an unfinished run left in OUT.partial "
-                                 "(its checkpoint) and start from day 1."),  # fmt: skip
-    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Also record the run in this catalog "
-                                           "(default: $CREDSIM_CATALOG, else ./credsim.duckdb)."),  # fmt: skip
+    ),
+    restart: bool = typer.Option(
+        False, "--restart", help="Discard an unfinished run left in OUT.partial (its checkpoint) and start from day 1."
+    ),
+    catalog: Optional[Path] = typer.Option(
+        None,
+        "--catalog",
+        help="Also record the run in this catalog (default: $CREDSIM_CATALOG, else ./credsim.duckdb).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Run one scenario and write its daily and region tables (the docking command of MODEL.md §7)."""
@@ -86,8 +95,9 @@ def run(
         inputs = RunInputs.new(name, sc, n, d, s, backend, hb, he, parse_every(checkpoint_every), panel=k_panel)
         try:
             with DayProgress(Path(scenario).stem, n, d, enabled=not quiet) as bar:
-                result = start(out, inputs, restart=restart, threads=threads, on_day=bar, shards=shards,
-                               catalog=Catalog(catalog))  # fmt: skip
+                result = start(
+                    out, inputs, restart=restart, threads=threads, on_day=bar, shards=shards, catalog=Catalog(catalog)
+                )
         except RunStopped as stop:
             stopped(stop)
     if not quiet:
@@ -127,9 +137,11 @@ def print_scorecard(comparison, console: Console = out_console) -> None:
     seeds = getattr(comparison, "seeds", None) or []
     title = f"Scorecard against {comparison.baseline} (same seed: common random numbers)"
     if len(seeds) > 1:
-        title = (f"Scorecard against {comparison.baseline}: mean over {len(seeds)} seeds {seeds[0]}..{seeds[-1]} "
-                 "[95% Student-t interval over the paired values]; each seed paired with the baseline's "
-                 "(common random numbers)")  # fmt: skip
+        title = (
+            f"Scorecard against {comparison.baseline}: mean over {len(seeds)} seeds {seeds[0]}..{seeds[-1]} "
+            "[95% Student-t interval over the paired values]; each seed paired with the baseline's "
+            "(common random numbers)"
+        )
     table = Table(title=title)
     table.add_column("metric", style="bold")
     table.add_column("unit")
@@ -157,19 +169,27 @@ def compare(
     population: str = typer.Option("1e6", "--population", "-n", help="Agents."),
     days: str = typer.Option("365", "--days", "-d", help="Simulated days."),
     seed: str = typer.Option("1", "--seed", "-s", help="Seed shared by every run (common random numbers)."),
-    seeds: str = typer.Option("1", "--seeds", help="Run seeds SEED..SEED+K-1 (each scenario paired with the baseline "
-                              "of the same seed) and give every figure as a mean with a 95% Student-t interval."),
+    seeds: str = typer.Option(
+        "1",
+        "--seeds",
+        help="Run seeds SEED..SEED+K-1 (each scenario paired with the baseline "
+        "of the same seed) and give every figure as a mean with a 95% Student-t interval.",
+    ),
     baseline: str = typer.Option("baseline", "--baseline", help="The reference scenario: the system switched off."),
     backend: str = typer.Option("cpu", "--backend", "-b", help="cpu|cuda|ray."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the scorecard as JSON instead of a table."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML report to this file."),
-    figures: Optional[Path] = typer.Option(None, "--figures", help="Also write the report's charts as PNG and SVG here."),
+    figures: Optional[Path] = typer.Option(
+        None, "--figures", help="Also write the report's charts as PNG and SVG here."
+    ),
     fresh: bool = typer.Option(False, "--fresh", help="Recompute even if the catalog holds the same runs."),
     panel: Optional[str] = typer.Option(
-        None, "--panel", help="Track K agents in every run (the same ids, (j*N)//K): the report draws a few of them "
+        None,
+        "--panel",
+        help="Track K agents in every run (the same ids, (j*N)//K): the report draws a few of them "
         "and `credsim explain RUN AGENT` tells their stories.",
-    ),  # fmt: skip
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Run what the catalog lacks and print a scorecard of each scenario against the baseline."""
@@ -192,9 +212,19 @@ def compare(
         from credsim.results.compare import MAX_SEEDS
 
         k_seeds = parse_int(seeds, "seeds", 1, MAX_SEEDS)
-        comp = do_compare(scenarios, n, d, seed, baseline=baseline, catalog=cat, backend=backend,
-                          progress=_progress_factory(n, d, quiet or as_json), reuse=not fresh,
-                          panel=k_panel, seeds=k_seeds)  # fmt: skip
+        comp = do_compare(
+            scenarios,
+            n,
+            d,
+            seed,
+            baseline=baseline,
+            catalog=cat,
+            backend=backend,
+            progress=_progress_factory(n, d, quiet or as_json),
+            reuse=not fresh,
+            panel=k_panel,
+            seeds=k_seeds,
+        )
         if as_json:
             sys.stdout.write(json.dumps(comp.to_json(), indent=2) + "\n")
         else:
@@ -233,8 +263,16 @@ def runs(catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_
     for col in ("name", "population", "days", "seed", "backend", "loop_s", "created_at"):
         table.add_column(col)
     for row in df.itertuples():
-        table.add_row(row.run_id, row.name, f"{row.population:,}", str(row.days), str(row.seed), row.backend,
-                      f"{row.loop_s:.2f}", str(row.created_at)[:19])  # fmt: skip
+        table.add_row(
+            row.run_id,
+            row.name,
+            f"{row.population:,}",
+            str(row.days),
+            str(row.seed),
+            row.backend,
+            f"{row.loop_s:.2f}",
+            str(row.created_at)[:19],
+        )
     out_console.print(table)
 
 
@@ -252,8 +290,10 @@ def show(
         r = cat.load(run_id)
         if export is not None:
             r.write_dir(export)
-    out_console.print(f"[bold]{r.run_id}[/]: {r.name}, {r.population:,} agents × {r.days} days, seed {r.seed}, "
-                      f"{r.backend}, day loop {r.timing.loop_s:.2f} s")  # fmt: skip
+    out_console.print(
+        f"[bold]{r.run_id}[/]: {r.name}, {r.population:,} agents × {r.days} days, seed {r.seed}, "
+        f"{r.backend}, day loop {r.timing.loop_s:.2f} s"
+    )
     last = r.daily.iloc[-1]
     for col in r.tables.columns:
         out_console.print(f"  {col:<32} {int(last[col]):>20,}")
@@ -296,8 +336,9 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(
-    _version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                  help="Print the credsim version and exit."),  # fmt: skip
+    _version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the credsim version and exit."
+    ),
 ) -> None:
     pass
 

@@ -92,8 +92,10 @@ def stopped(stop) -> None:
     128 + the signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
     import sys
 
-    line = (f"stopped by {stop.signal_name} after day {stop.day} of {stop.days}; checkpoint saved; "
-            f"continue with: credsim resume {stop.work}\n")  # fmt: skip
+    line = (
+        f"stopped by {stop.signal_name} after day {stop.day} of {stop.days}; checkpoint saved; "
+        f"continue with: credsim resume {stop.work}\n"
+    )
     try:  # plain write: after SIGHUP the terminal may be gone, and the checkpoint is what matters
         sys.stderr.write(line)
         sys.stderr.flush()

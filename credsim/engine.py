@@ -27,8 +27,20 @@ from credsim.scenario.model import MAX_DAYS
 from credsim.tables import Snapshot, Tables, Timing
 
 #: Names other modules import from here: the day loop, its inputs and outputs.
-__all__ = ["BACKENDS", "DayLoop", "Snapshot", "Tables", "Timing", "check_fits", "default_threads",
-           "estimate_memory", "finished_tables", "histogram_days", "make_backend", "run_plan"]  # fmt: skip
+__all__ = [
+    "BACKENDS",
+    "DayLoop",
+    "Snapshot",
+    "Tables",
+    "Timing",
+    "check_fits",
+    "default_threads",
+    "estimate_memory",
+    "finished_tables",
+    "histogram_days",
+    "make_backend",
+    "run_plan",
+]
 
 
 def available_memory() -> int:
@@ -69,15 +81,19 @@ class MemoryEstimate:
         return BASE_BYTES + max(self.state + self.accumulators + self.tables, self.tables + self.writing)
 
     def gib(self) -> str:
-        parts = {"state": self.state, "accumulators": self.accumulators, "tables": self.tables,
-                 "writing them": self.writing}  # fmt: skip
+        parts = {
+            "state": self.state,
+            "accumulators": self.accumulators,
+            "tables": self.tables,
+            "writing them": self.writing,
+        }
         return ", ".join(f"{k} {v / 2**30:.2f}" for k, v in parts.items() if v >= 2**20 // 10)
 
 
 def estimate_memory(plan: Plan, days: int, backend: str = "cpu", panel: int = 0) -> MemoryEstimate:
     """Memory a run of ``days`` days of ``plan`` needs here, before anything is allocated; ``panel``:
     agents followed day by day in a per-agent panel (K × days rows of :data:`PANEL_COLUMNS` int64)."""
-    from credsim.kernel.backend import accumulator_shape  # the cpu backend's chunk rows
+    from credsim.backends.cpu import accumulator_shape  # the cpu backend's chunk rows
 
     regions = plan.layout.n_regions
     hist_rows = len(histogram_days(plan, days)) * plan.hist.bins
@@ -108,9 +124,11 @@ def check_fits(plan: Plan, days: int, backend: str = "cpu", panel: int = 0) -> M
             f"{avail:.1f} GiB of memory is available ({gib:.1f} GiB in all with the tables)"
         )
     hist_rows = len(histogram_days(plan, days)) * plan.hist.bins
-    weights = {"hist-bins": hist_rows * (8 + WRITE_BYTES_PER_ROW),
-               "population.regions": days * plan.layout.n_regions * (16 + WRITE_BYTES_PER_ROW),
-               "panel": panel * days * 4 * 8 * PANEL_COLUMNS}  # fmt: skip
+    weights = {
+        "hist-bins": hist_rows * (8 + WRITE_BYTES_PER_ROW),
+        "population.regions": days * plan.layout.n_regions * (16 + WRITE_BYTES_PER_ROW),
+        "panel": panel * days * 4 * 8 * PANEL_COLUMNS,
+    }
     field = max(weights, key=weights.get)
     with_panel = f", a panel of {panel:,} agents" if panel else ""
     raise CredsimError(
@@ -171,8 +189,9 @@ def numba_threads_restored():
         numba.set_num_threads(before)
 
 
-def finished_tables(plan: Plan, days: int, daily: np.ndarray, regions: np.ndarray, hist: np.ndarray | None,
-                    panel: np.ndarray | None) -> Tables:  # fmt: skip
+def finished_tables(
+    plan: Plan, days: int, daily: np.ndarray, regions: np.ndarray, hist: np.ndarray | None, panel: np.ndarray | None
+) -> Tables:
     """The :class:`Tables` of a run of ``days`` days of ``plan`` from its arrays (a day loop's, or
     a checkpoint's finished ones)."""
     lo, width = plan.hist.edges(plan.scenario) if plan.hist.bins else (0, 1)
@@ -285,8 +304,17 @@ class DayLoop:
         t = self.day
         hist = None if self.hist is None else self.hist[: self.hi]
         panel = None if self.panel is None else self.panel[:t]
-        return Snapshot(t, self.sum_prev, self.backend.state(), self.daily[:t], self.regions[:t], hist, self.loop_s,
-                        panel, self.policy)  # fmt: skip
+        return Snapshot(
+            t,
+            self.sum_prev,
+            self.backend.state(),
+            self.daily[:t],
+            self.regions[:t],
+            hist,
+            self.loop_s,
+            panel,
+            self.policy,
+        )
 
     def tables(self, timing: Timing | None = None) -> Tables:
         """The run's tables (all days done); ``timing`` gets the set-up and day-loop seconds."""

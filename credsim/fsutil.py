@@ -123,8 +123,16 @@ def read_marker(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-_RUN_FILES = {"daily.csv", "regions.csv", "histogram.csv", "daily.parquet", "regions.parquet", "histogram.parquet",
-              "scenario.toml", "run.json"}  # fmt: skip
+_RUN_FILES = {
+    "daily.csv",
+    "regions.csv",
+    "histogram.csv",
+    "daily.parquet",
+    "regions.parquet",
+    "histogram.parquet",
+    "scenario.toml",
+    "run.json",
+}
 _CALIBRATION_FILES = {"fitted.toml", "residuals.json", "residuals.csv", "trials.csv"}
 _FIGURE = re.compile(r"^\d\d-[a-z0-9_-]+\.(svg|png)$")
 
@@ -177,8 +185,9 @@ def check_output_folder(out: str | os.PathLike, kind: OutputKind, field: str = "
     if not out.exists():
         return None
     if not out.is_dir():
-        raise CredsimError(f"{field}: {out} exists and is not a folder; credsim writes a folder of files there, "
-                           "so choose a new path")  # fmt: skip
+        raise CredsimError(
+            f"{field}: {out} exists and is not a folder; credsim writes a folder of files there, so choose a new path"
+        )
     names = _listdir(out, field)
     if not names:
         return None
@@ -194,8 +203,9 @@ def check_output_folder(out: str | os.PathLike, kind: OutputKind, field: str = "
     )
 
 
-def write_output_folder(out: str | os.PathLike, kind: OutputKind, files: dict[str, bytes], marker: dict | None = None,
-                        field: str = "out") -> Path:  # fmt: skip
+def write_output_folder(
+    out: str | os.PathLike, kind: OutputKind, files: dict[str, bytes], marker: dict | None = None, field: str = "out"
+) -> Path:
     """Write ``files`` and the kind's marker (``marker`` plus ``credsim_output``, ``files`` and
     ``complete``) into ``out`` under the rule above. CredsimError (one line) when refused, OSError when
     the disk refuses (nothing of the user's is touched either way)."""
@@ -225,8 +235,10 @@ def write_output_folder(out: str | os.PathLike, kind: OutputKind, files: dict[st
                 os.rename(tmp, out)  # replaces only an absent path or an empty folder
             except OSError as err:
                 if err.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
-                    raise CredsimError(f"{field}: {out} changed while credsim was writing it (something else "
-                                       "wrote there); nothing of it was replaced: run again") from None  # fmt: skip
+                    raise CredsimError(
+                        f"{field}: {out} changed while credsim was writing it (something else "
+                        "wrote there); nothing of it was replaced: run again"
+                    ) from None
                 raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -237,12 +249,16 @@ def write_output_folder(out: str | os.PathLike, kind: OutputKind, files: dict[st
     present = set(_listdir(out, field))
     for name in names:
         if name in present and name not in owned:
-            raise CredsimError(f"{field}: {out / name} was not written by credsim; credsim will not replace it "
-                               "(move it, or choose another folder)")  # fmt: skip
+            raise CredsimError(
+                f"{field}: {out / name} was not written by credsim; credsim will not replace it "
+                "(move it, or choose another folder)"
+            )
     for name in owned & present:
         if not stat.S_ISREG(os.lstat(out / name).st_mode):
-            raise CredsimError(f"{field}: {out / name} is not a plain file any more; credsim will not replace it "
-                               "(move it, or choose another folder)")  # fmt: skip
+            raise CredsimError(
+                f"{field}: {out / name} is not a plain file any more; credsim will not replace it "
+                "(move it, or choose another folder)"
+            )
     # temporary files a killed writer left: hidden ".NAME.xxxxxxxx" siblings of credsim's own names
     ours = owned | set(names)
     for name in present:
@@ -275,5 +291,7 @@ def check_replaceable_file(path: str | os.PathLike, is_ours: Callable[[bytes], b
     except OSError as err:
         raise CredsimError(f"{field}: cannot read {path}: {err.strerror or err}") from None
     if not is_ours(data):
-        raise CredsimError(f"{field}: {path} exists and is not a {what} credsim wrote; credsim never replaces "
-                           "files it did not write: choose another path")  # fmt: skip
+        raise CredsimError(
+            f"{field}: {path} exists and is not a {what} credsim wrote; credsim never replaces "
+            "files it did not write: choose another path"
+        )

@@ -151,8 +151,9 @@ def _cumulative(thresholds: list[int], what: str, field_name: str) -> list[int]:
     return out
 
 
-def _compile_policy(sc: Scenario, base: Scenario, n: int, seed: int, hist: Histogram, panel: int,
-                    columns: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def _compile_policy(
+    sc: Scenario, base: Scenario, n: int, seed: int, hist: Histogram, panel: int, columns: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """ip, beh, chan, act of one policy ``sc``; ``base`` gives what a schedule cannot change."""
     chans, acts = sc.channel, sc.activity
     m = class_multipliers(sc.population.disposition_sigma)
@@ -254,9 +255,13 @@ def aggregate_columns(sc: Scenario) -> list[str]:
     """The aggregate columns of a scenario's runs: its daily table without day and threshold
     (MODEL.md §5, §8.6, the grade extension), as :func:`credsim.kernel.layout.column_names` orders them."""
     return L.column_names(
-        [c.name for c in sc.channel], [a.name for a in sc.activity], [g.name for g in sc.grade],
-        exit=sc.exit is not None, appeals=sc.appeals is not None, adaptive=sc.adaptive is not None,
-    )  # fmt: skip
+        [c.name for c in sc.channel],
+        [a.name for a in sc.activity],
+        [g.name for g in sc.grade],
+        exit=sc.exit is not None,
+        appeals=sc.appeals is not None,
+        adaptive=sc.adaptive is not None,
+    )
 
 
 def compile_plan(scenario: Scenario, n: int, seed: int, hist: Histogram | None = None, panel: int = 0) -> Plan:
@@ -290,7 +295,15 @@ def compile_plan(scenario: Scenario, n: int, seed: int, hist: Histogram | None =
         if size > 0:
             amod[r, :k2] = [a % size for a in offsets]
     return Plan(
-        scenario=sc, n=n, seed=seed, layout=layout, policies=compiled, amod=amod,
-        channels=[c.name for c in sc.channel], activities=[a.name for a in sc.activity], columns=columns,
-        hist=hist, panel=panel,
-    )  # fmt: skip
+        scenario=sc,
+        n=n,
+        seed=seed,
+        layout=layout,
+        policies=compiled,
+        amod=amod,
+        channels=[c.name for c in sc.channel],
+        activities=[a.name for a in sc.activity],
+        columns=columns,
+        hist=hist,
+        panel=panel,
+    )

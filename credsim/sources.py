@@ -37,11 +37,7 @@ RESULT_SOURCES = KERNEL_SOURCES + (
     "data/*.csv",
     "kernel/*.py",
     "scenario/*.py",
-    "distributed/__init__.py",
-    "distributed/partition.py",
-    "distributed/pool.py",
-    "distributed/ray_backend.py",
-    "distributed/shard.py",
+    "backends/ray/*.py",
     "results/__init__.py",
     "results/run.py",
     "results/events.py",  # panel_events.csv (MODEL.md §8.7's panel, told as events)

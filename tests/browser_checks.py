@@ -1,6 +1,6 @@
 """What a person sees, checked in the browser: the page's visible text and the charts' layout.
 
-Shared by the report's and the dashboard's browser tests (both draw credsim/report/charts.py's
+Shared by the report's and the dashboard's browser tests (both draw credsim/report/charts/'s
 Vega-Lite charts).
 """
 

@@ -51,7 +51,7 @@ def test_floor_day_matches_reference(n):
 
 
 def test_floor_chunks_like_the_day_loop():
-    from credsim.kernel.backend import CpuBackend
+    from credsim.backends.cpu import CpuBackend
     from credsim.plan import compile_plan
     from credsim.scenario.loader import load
 

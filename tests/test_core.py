@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from conftest import CASES, scenario_path
 from credsim import simulate
-from credsim.kernel.backend import STATE_BYTES_PER_AGENT, CpuBackend
+from credsim.backends.base import STATE_BYTES_PER_AGENT
+from credsim.backends.cpu import CpuBackend
 from credsim.kernel.hash import G, mix64, mix64_host, root, thr
 from credsim.plan import compile_plan
 from credsim.population import class_multipliers, region_sizes, region_table

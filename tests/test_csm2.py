@@ -22,7 +22,8 @@ from conftest import CASES2, scenario_path
 from credsim import simulate
 from credsim.engine import run_plan
 from credsim.errors import CredsimError, ScenarioError
-from credsim.kernel.backend import CpuBackend, state_bytes_per_agent
+from credsim.backends.base import state_bytes_per_agent
+from credsim.backends.cpu import CpuBackend
 from credsim.kernel.hash import mix64_host, root, thr
 from credsim.plan import compile_plan
 from credsim.reliability.checkpoint import CHECKSUM_PREFIX, array_digest, CHECKPOINT, RunInputs, snapshot_arrays, snapshot_from_arrays

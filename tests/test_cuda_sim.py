@@ -63,7 +63,7 @@ def test_cuda_simulator_docks_golden(case):
         f"""
         import numpy as np
         from credsim.engine import run_plan
-        from credsim.kernel import cuda as kc
+        from credsim.backends import cuda as kc
         from credsim.plan import compile_plan
         from credsim.scenario import load
 
@@ -101,7 +101,7 @@ def test_cuda_simulator_docks_golden2(case, tmp_path):
         f"""
         import time
         from credsim import simulate
-        from credsim.kernel import cuda as kc
+        from credsim.backends import cuda as kc
 
         assert kc.SIMULATOR and kc.unavailable_reason() is None
         t0 = time.perf_counter()
@@ -146,8 +146,8 @@ def test_simulator_matches_cpu_backend_many_blocks(tmp_path):
         f"""
         import numpy as np
         from credsim.errors import CredsimError
-        from credsim.kernel import cuda as kc
-        from credsim.kernel.backend import CpuBackend
+        from credsim.backends import cuda as kc
+        from credsim.backends.cpu import CpuBackend
         from credsim.kernel.hash import day_key
         from credsim.kernel.layout import C_SUM_P
         from credsim.plan import Histogram, compile_plan
@@ -201,7 +201,7 @@ def test_simulator_matches_cpu_backend_many_blocks(tmp_path):
 
 
 def test_unavailable_is_one_line_error():
-    """Without numba-cuda (blocked here) importing credsim.kernel.cuda still works and the
+    """Without numba-cuda (blocked here) importing credsim.backends.cuda still works and the
     backend refuses with a one-line CredsimError; the numpy 2.5 ``row_stack`` shim restores the
     alias before numba.cuda is imported."""
     res = _script(
@@ -218,7 +218,7 @@ def test_unavailable_is_one_line_error():
         if hasattr(np, "row_stack"):
             del np.row_stack  # as in numpy >= 2.5
         from credsim.errors import CredsimError
-        from credsim.kernel import cuda as kc
+        from credsim.backends import cuda as kc
         from credsim.plan import compile_plan
         from credsim.scenario import load
 
@@ -253,7 +253,7 @@ def test_no_gpu_is_one_line_error():
     res = _script(
         """
         from credsim.errors import CredsimError
-        from credsim.kernel import cuda as kc
+        from credsim.backends import cuda as kc
         from credsim.plan import compile_plan
         from credsim.scenario import load
 
@@ -286,10 +286,10 @@ def test_kernels_compile_to_ptx():
     res = _script(
         """
         import sys
-        from credsim.kernel import cuda as kc
+        from credsim.kernel.cuda_kernels import compile_ptx
 
         try:
-            ptx = kc.compile_ptx((9, 0))
+            ptx = compile_ptx((9, 0))
         except Exception as err:
             text = f"{type(err).__name__}: {err}"
             if any(s in text for s in ("nvvm", "NVVM", "nvrtc", "NVRTC", "DynamicLibNotFound", "CUDA_HOME")):
@@ -318,7 +318,7 @@ def test_simulator_shared_arrays_are_one_per_block():
     golden cases failed in ~4% of simulator runs). A tiny kernel where every thread takes the
     shared array and adds 1 atomically: with a thread switch forced at the allocation (a profile
     hook sleeps on ``np.empty``: a legal, if unlucky, schedule) the simulator's own method loses
-    additions; credsim's replacement (installed by importing credsim.kernel.cuda under the
+    additions; credsim's replacement (installed by importing credsim.backends.cuda under the
     simulator) never does, with that switch forced and in a few hundred ordinary launches."""
     res = _script(
         """
@@ -326,7 +326,8 @@ def test_simulator_shared_arrays_are_one_per_block():
         import numpy as np
         from numba import cuda
         from numba.cuda.simulator import kernelapi
-        from credsim.kernel import cuda as kc, cudasim_fix
+        from credsim.backends import cuda as kc
+        from credsim.kernel import cudasim_fix
 
         assert kc.SIMULATOR and getattr(kernelapi.FakeCUDAShared.array, "credsim_locked", False)
         TPB = 16

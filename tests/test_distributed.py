@@ -22,13 +22,9 @@ from credsim.scenario import load
 
 ray = pytest.importorskip("ray")
 
-from credsim.distributed.ray_backend import (
-    RayBackend,
-    exchange_plan,
-    needed_intervals,
-    shard_bounds,
-    shutdown_pool,
-)
+from credsim.backends.ray.driver import RayBackend
+from credsim.backends.ray.partition import exchange_plan, needed_intervals, shard_bounds
+from credsim.backends.ray.pool import shutdown_pool
 from credsim.distributed.sweep import parse_vary, run_sweep, t975, t_interval
 
 SHARDS = (1, 2, 3, 7)
@@ -137,7 +133,7 @@ def test_golden2_identical_for_shard_counts(ray_session, case, tmp_path):
 def test_csm2_state_round_trip_across_shard_counts(ray_session):
     """With CSM-2's extra state byte, state() and load_state() across shard counts continue exactly."""
     from credsim.engine import run_plan
-    from credsim.kernel.backend import CpuBackend
+    from credsim.backends.cpu import CpuBackend
 
     _, sc = load(scenario_path("edge2"))
     plan = compile_plan(sc, 1001, 5, panel=7)
@@ -176,7 +172,7 @@ def test_histogram_and_state_round_trip_across_shard_counts(ray_session):
     """state() gathers the population in id order; load_state() into another shard count continues
     exactly (what a checkpoint and `credsim resume` rely on); histograms reduce exactly too."""
     from credsim.engine import run_plan
-    from credsim.kernel.backend import CpuBackend
+    from credsim.backends.cpu import CpuBackend
     from credsim.plan import Histogram
 
     _, sc = load(scenario_path("edge"))
@@ -378,7 +374,7 @@ def test_cli_sweep_json(cli, ray_session, tmp_path):
 def test_a_pooled_actor_that_died_while_idle_is_replaced(ray_session):
     """An idle actor in the pool can die (killed, out of memory, its node gone); the next run must not
     hand it work ("Can't find actor ..."), but replace it and give the same integers."""
-    from credsim.distributed import ray_backend as rb
+    from credsim.backends.ray import pool
     from credsim.engine import run_plan
     from credsim.plan import compile_plan
     from credsim.scenario import load
@@ -386,7 +382,7 @@ def test_a_pooled_actor_that_died_while_idle_is_replaced(ray_session):
     plan = compile_plan(load("essay")[1], 1017, 1)
     reference = run_plan(plan, 3).daily
     assert np.array_equal(run_plan(plan, 3, "ray", shards=2).daily, reference)  # its actors go back to the pool
-    idle = rb._POOL["idle"]["cpu"]
+    idle = pool.POOL["idle"]["cpu"]
     assert len(idle) >= 2
     ray.kill(idle[-1], no_restart=True)  # the next run takes this one first
     assert np.array_equal(run_plan(plan, 3, "ray", shards=2).daily, reference)

@@ -201,7 +201,7 @@ def test_sigterm_from_outside_at_a_random_moment(tmp_path, rng):
 @pytest.fixture(scope="module")
 def ray_session():
     ray = pytest.importorskip("ray")
-    from credsim.distributed.ray_backend import shutdown_pool
+    from credsim.backends.ray.pool import shutdown_pool
 
     if ray.is_initialized():
         ray.shutdown()
@@ -269,7 +269,7 @@ def test_ray_actors_reuse_the_cached_kernel_compile(ray_session):
     finds the cached writable-array compile and adds no read-only specialisation."""
     import ray
 
-    from credsim.distributed.ray_backend import RayBackend
+    from credsim.backends.ray.driver import RayBackend
     from credsim.engine import run_plan
     from credsim.plan import compile_plan
     from credsim.scenario import load
@@ -294,7 +294,7 @@ def test_ray_actors_reuse_the_cached_kernel_compile(ray_session):
 
 
 def test_a_killed_ray_shard_is_one_line_and_no_hang(tmp_path, ray_session, ray_reference, monkeypatch, rng):
-    from credsim.distributed import ray_backend
+    from credsim.backends.ray import driver as ray_backend
 
     day = rng.randrange(3, RAY["days"] - 1)
     print(f"shard 1 killed (SIGKILL to its process) before day {day}")

@@ -27,10 +27,9 @@ LAYERS: list[tuple[str, list[str]]] = [
     # scenario file sits at the model layer, above the plan it compiles
     ("model", ["credsim.population", "credsim.plan", "credsim.tables", "credsim.kernel",
                "credsim.scenario.loader", "credsim.scenario"]),
-    ("backends", ["credsim.backends", "credsim.kernel.backend", "credsim.kernel.cuda", "credsim.kernel.cudasim_fix",
-                  "credsim.kernel.cuda_compat", "credsim.kernel.cuda_kernels",
-                  "credsim.distributed.ray_backend", "credsim.distributed.partition", "credsim.distributed.pool",
-                  "credsim.distributed.shard"]),
+    # the backends are plugins, one module (or package) each: backends.cpu, backends.cuda, backends.ray.*;
+    # the compiled numerical core they run (step functions, CPU drivers, CUDA kernels) is credsim.kernel
+    ("backends", ["credsim.backends"]),
     # the API returns a run's result (results.run: its tables as files; results.events: the panel's
     # events): those two modules are the engine's output, below every workflow that reads runs
     ("engine", ["credsim.engine", "credsim.api", "credsim.results.run", "credsim.results.events"]),

@@ -309,7 +309,8 @@ def test_result_sources_cover_every_module_of_the_engine_path():
 
     result, kernel = set(expand(RESULT_SOURCES)), set(expand(KERNEL_SOURCES))
     engine_path = _imports(ROOT / "credsim" / "engine.py", package_init=True)
-    assert {p.name for p in engine_path} >= {"backend.py", "cuda.py", "ray_backend.py", "loader.py", "model.py"}
+    rel = {p.relative_to(ROOT / "credsim").as_posix() for p in engine_path}
+    assert rel >= {"backends/cpu.py", "backends/cuda.py", "backends/ray/driver.py", "scenario/loader.py", "scenario/model.py"}
     missing = sorted(str(p.relative_to(ROOT)) for p in engine_path - result)
     assert not missing, f"modules on the engine path that code_version() does not hash: {missing}"
     assert (ROOT / "credsim" / "data" / "china-2020-provinces.csv") in result  # the region table's data
@@ -327,8 +328,8 @@ def test_code_version_changes_with_any_declared_source(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "PACKAGE", copy)
     base = sources.digest(sources.RESULT_SOURCES)
     kernel = sources.digest(sources.KERNEL_SOURCES)
-    for rel in ("kernel/backend.py", "scenario/loader.py", "data/china-2020-provinces.csv",
-                "distributed/ray_backend.py"):  # fmt: skip
+    for rel in ("backends/cpu.py", "scenario/loader.py", "data/china-2020-provinces.csv",
+                "backends/ray/driver.py"):  # fmt: skip
         original = (copy / rel).read_bytes()
         (copy / rel).write_bytes(original + b"\n")
         assert sources.digest(sources.RESULT_SOURCES) != base, rel
@@ -479,7 +480,7 @@ def test_memory_estimate_counts_tables_state_and_a_panel():
 
 
 def test_accumulator_rows_are_budgeted_and_chunking_never_changes_a_result(monkeypatch):
-    import credsim.kernel.backend as kb
+    import credsim.backends.cpu as kb
 
     for plan in (_plan(10**9, bins=65536), _plan(10**9)):
         chunk, chunks = kb.accumulator_shape(plan)

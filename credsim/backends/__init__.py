@@ -26,7 +26,7 @@ def unavailable(name: str) -> str | None:
     if name == "cpu":
         return None
     if name == "cuda":
-        from credsim.kernel.cuda import unavailable_reason
+        from credsim.kernel.cuda_compat import unavailable_reason
 
         return unavailable_reason()
     if name == "ray":
@@ -42,17 +42,17 @@ def make_backend(plan: Plan, name: str, threads: int | None = None, shards: int 
     """A backend ``name`` for the whole population; CredsimError (one line) if it is unknown or missing."""
     if name == "ray":
         try:
-            from credsim.distributed.ray_backend import RayBackend
+            from credsim.backends.ray.driver import RayBackend
         except ImportError as err:
             raise CredsimError(f"backend: ray is not available: {err}") from None
 
         return RayBackend(plan, shards=shards, threads=threads)
     if name == "cpu":
-        from credsim.kernel.backend import CpuBackend
+        from credsim.backends.cpu import CpuBackend
 
         return CpuBackend(plan, threads=threads)
     if name == "cuda":
-        from credsim.kernel.cuda import CudaBackend
+        from credsim.backends.cuda import CudaBackend
 
         return CudaBackend(plan)
     raise CredsimError(f"backend: unknown backend {name!r} (choose from {', '.join(NAMES)})")

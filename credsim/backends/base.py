@@ -3,8 +3,8 @@
 The bottom of the backends layer: it imports only the model layer (the kernel's column layout, the
 plan's type). A backend owns the state arrays of a block of agents and runs one day at a time on
 them; the engine (:mod:`credsim.engine`) turns each day's aggregate row into tables and never
-looks inside a backend. The backends themselves: :mod:`credsim.kernel.backend` (cpu, all cores),
-:mod:`credsim.kernel.cuda` (one GPU), :mod:`credsim.distributed.ray_backend` (Ray actors); the
+looks inside a backend. The backends themselves: :mod:`credsim.backends.cpu` (cpu, all cores),
+:mod:`credsim.backends.cuda` (one GPU), :mod:`credsim.backends.ray.driver` (Ray actors); the
 lazy registry that picks one by name: :mod:`credsim.backends`.
 """
 
@@ -56,8 +56,9 @@ class Backend(Protocol):
     def sum_public0(self) -> int:
         """Σ P_0 of this backend's agents (day 0's public scores with day 1's spouse weight, §8.5)."""
 
-    def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None,
-            policy: int = 0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def day(
+        self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None, policy: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Run day t; returns (aggregate row, region sums)."""
 
     def state(self) -> dict[str, np.ndarray]:

@@ -14,8 +14,12 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         port: int = typer.Option(8050, "--port", "-p", help="TCP port (0: any free port)."),
-        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on. Anything but localhost "
-                                 "exposes the dashboard, which has no login, to your network."),  # fmt: skip
+        host: str = typer.Option(
+            "127.0.0.1",
+            "--host",
+            help="Address to listen on. Anything but localhost "
+            "exposes the dashboard, which has no login, to your network.",
+        ),
         catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every request to stderr."),
     ) -> None:
@@ -27,11 +31,14 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             server = make_server(host, port, catalog, verbose=verbose)
         if not is_loopback(host):
-            err_console.print(Text.assemble(
-                ("warning:", "bold yellow"),
-                f" listening on {host}: anyone who can reach this machine can run simulations and read the "
-                "catalog (the dashboard has no login). Use the default --host 127.0.0.1 unless you mean it.",
-            ), soft_wrap=True)  # fmt: skip
+            err_console.print(
+                Text.assemble(
+                    ("warning:", "bold yellow"),
+                    f" listening on {host}: anyone who can reach this machine can run simulations and read the "
+                    "catalog (the dashboard has no login). Use the default --host 127.0.0.1 unless you mean it.",
+                ),
+                soft_wrap=True,
+            )
         err_console.print(f"credsim dashboard: {server.url}  (catalog: {server.app.catalog.path}; Ctrl-C to stop)", soft_wrap=True)
         try:
             server.serve_forever()

@@ -41,9 +41,15 @@ READ_ONLY_SECTIONS = {"schedule"}
 #: Groups of fields inside a section that are switched on and off together (off: the fields are
 #: absent, so the model's defaults apply), like the optional CSM-2 tables [exit], [appeals], [adaptive].
 FIELD_GROUPS = {
-    "blacklist": [{"key": "initial", "title": "Initial list", "fields": ["initial_share", "initial_score"],
-                   "description": "CSM-2: a list that already exists on day 0 (off: nobody is listed on day 0)"}],
-}  # fmt: skip
+    "blacklist": [
+        {
+            "key": "initial",
+            "title": "Initial list",
+            "fields": ["initial_share", "initial_score"],
+            "description": "CSM-2: a list that already exists on day 0 (off: nobody is listed on day 0)",
+        }
+    ],
+}
 #: Where a switched-on group's first values come from: the first of these presets that has the table
 #: (essay-plus: CSM-2's illustrative values), then any other preset.
 DEFAULTS_FROM = ["essay-plus", "court-defaulters"]
@@ -61,8 +67,13 @@ def _deref(schema: dict, node: dict) -> dict:
 
 def _describe(schema: dict, section: str, key: str, prop: dict) -> dict:
     """One input: its path, kind, range and help text, all from the model's JSON schema."""
-    out = {"key": key, "path": f"{section}.{key}", "title": prop.get("title") or key.replace("_", " ").title(),
-           "description": prop.get("description", ""), "nullable": False}  # fmt: skip
+    out = {
+        "key": key,
+        "path": f"{section}.{key}",
+        "title": prop.get("title") or key.replace("_", " ").title(),
+        "description": prop.get("description", ""),
+        "nullable": False,
+    }
     node = _deref(schema, prop)
     if "anyOf" in prop:
         options = [_deref(schema, o) for o in prop["anyOf"]]
@@ -80,8 +91,9 @@ def _describe(schema: dict, section: str, key: str, prop: dict) -> dict:
     if "default" in prop:
         out["default"] = prop["default"]
     out["key_field"] = key in KEY_FIELDS.get(section, [])
-    out["read_only"] = (f"{section}.{key}" in READ_ONLY or out["type"] in ("complex", "object")
-                        or section in READ_ONLY_SECTIONS)  # fmt: skip
+    out["read_only"] = (
+        f"{section}.{key}" in READ_ONLY or out["type"] in ("complex", "object") or section in READ_ONLY_SECTIONS
+    )
     group = next((g["key"] for g in FIELD_GROUPS.get(section, []) if key in g["fields"]), None)
     if group:
         out["group"] = group
@@ -135,11 +147,15 @@ def form_spec() -> dict:
         fields = [_describe(schema, name, k, p) for k, p in item["properties"].items()]
         fields.sort(key=lambda f: (not f["key_field"], KEY_FIELDS.get(name, []).index(f["key"]) if f["key_field"] else 0))
         section = {
-            "key": name, "title": name.replace("_", " ").capitalize(), "list": is_list,
+            "key": name,
+            "title": name.replace("_", " ").capitalize(),
+            "list": is_list,
             "description": (prop.get("description") or item.get("description") or "").split("\n")[0],
-            "fields": fields, "optional": optional is not None, "read_only": name in READ_ONLY_SECTIONS,
+            "fields": fields,
+            "optional": optional is not None,
+            "read_only": name in READ_ONLY_SECTIONS,
             "groups": [dict(g, defaults=defaults.get(f"{name}.{g['key']}")) for g in FIELD_GROUPS.get(name, [])],
-        }  # fmt: skip
+        }
         if optional is not None:
             section["defaults"] = defaults.get(name)
         sections.append(section)
@@ -150,8 +166,11 @@ def scenario_payload(name: str, sc: Scenario) -> dict:
     """A scenario as the page loads it: its data, and its schedule in words (shown read-only)."""
     from credsim.scenario.describe import schedule_entries
 
-    return {"name": name, "scenario": sc.model_dump(mode="json"),
-            "schedule": [entry.text() for entry in schedule_entries(sc)]}  # fmt: skip
+    return {
+        "name": name,
+        "scenario": sc.model_dump(mode="json"),
+        "schedule": [entry.text() for entry in schedule_entries(sc)],
+    }
 
 
 # -- validation -------------------------------------------------------------------------------------
@@ -235,8 +254,12 @@ def check_request(body) -> tuple[RunRequest | None, list[dict]]:
         errors.append(_field_error("run.seed", err))
     name = body.get("name")
     if not isinstance(name, str) or not RUN_NAME.fullmatch(name):
-        errors.append({"field": "run.name", "message": "lowercase letters, digits, '-' and '_', starting with a letter "
-                                                       "(at most 48 characters)"})  # fmt: skip
+        errors.append(
+            {
+                "field": "run.name",
+                "message": "lowercase letters, digits, '-' and '_', starting with a letter (at most 48 characters)",
+            }
+        )
     baseline = body.get("baseline")
     base_sc = None
     if not isinstance(baseline, str) or baseline not in presets():
@@ -251,8 +274,12 @@ def check_request(body) -> tuple[RunRequest | None, list[dict]]:
             except CredsimError as err:
                 errors.append({"field": "run.baseline", "message": str(err).removeprefix("compare: ")})
             if name == baseline and scenario != base_sc:
-                errors.append({"field": "run.name", "message": f"{name!r} is the baseline's name; "
-                                                               "give the edited scenario another name"})  # fmt: skip
+                errors.append(
+                    {
+                        "field": "run.name",
+                        "message": f"{name!r} is the baseline's name; give the edited scenario another name",
+                    }
+                )
     if errors:
         return None, errors
     return RunRequest(name, scenario, baseline, population, days, seed), []

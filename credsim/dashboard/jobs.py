@@ -40,11 +40,15 @@ def clean(obj):
 
 #: The CSM-2 daily columns (MODEL.md §8.6) and how the page sums each over a run.
 MECHANISM_COLUMNS = [
-    ("settlements", "total", "Listings settled (paid)"), ("term_exits", "total", "Left the list at the end of a term"),
-    ("owing", "last", "Listed and owing, last day"), ("appeals_filed", "total", "Appeals filed"),
-    ("appeals_upheld", "total", "Appeals upheld"), ("appeals_rejected", "total", "Appeals rejected"),
-    ("appeals_pending", "last", "Appeals pending, last day"), ("near", "mean", "Near the line, daily mean"),
-]  # fmt: skip
+    ("settlements", "total", "Listings settled (paid)"),
+    ("term_exits", "total", "Left the list at the end of a term"),
+    ("owing", "last", "Listed and owing, last day"),
+    ("appeals_filed", "total", "Appeals filed"),
+    ("appeals_upheld", "total", "Appeals upheld"),
+    ("appeals_rejected", "total", "Appeals rejected"),
+    ("appeals_pending", "last", "Appeals pending, last day"),
+    ("near", "mean", "Near the line, daily mean"),
+]
 
 
 def mechanism_rows(runs: dict) -> dict | None:
@@ -57,8 +61,13 @@ def mechanism_rows(runs: dict) -> dict | None:
             if column not in d:
                 values.append(None)
             else:
-                values.append(int(d[column].sum()) if how == "total" else int(d[column].iloc[-1]) if how == "last"
-                              else round(float(d[column].mean()), 1))  # fmt: skip
+                values.append(
+                    int(d[column].sum())
+                    if how == "total"
+                    else int(d[column].iloc[-1])
+                    if how == "last"
+                    else round(float(d[column].mean()), 1)
+                )
         if any(v is not None for v in values):
             rows.append({"column": column, "how": how, "label": label, "values": values})
     return {"columns": list(runs), "rows": rows} if rows else None
@@ -71,8 +80,18 @@ def results_payload(inp, reused: dict | None = None) -> dict:
     from credsim.results.scorecard import metric_label, metric_order
 
     charts = build_charts(inp.runs, inp.baseline)
-    runs = [{"label": label, "run_id": r.run_id, "name": r.name, "population": r.population, "days": r.days,
-             "seed": str(r.seed), "reused": bool((reused or {}).get(label))} for label, r in inp.runs.items()]  # fmt: skip
+    runs = [
+        {
+            "label": label,
+            "run_id": r.run_id,
+            "name": r.name,
+            "population": r.population,
+            "days": r.days,
+            "seed": str(r.seed),
+            "reused": bool((reused or {}).get(label)),
+        }
+        for label, r in inp.runs.items()
+    ]
     card = None
     if inp.cards:
         names = list(inp.cards)
@@ -81,15 +100,28 @@ def results_payload(inp, reused: dict | None = None) -> dict:
             if metric in HIDDEN_METRICS:
                 continue
             unit, words = metric_label(metric)
-            rows.append({"metric": metric, "unit": unit, "label": words[:1].upper() + words[1:],
-                         "values": [inp.cards[n].get(metric, math.nan) for n in names]})  # fmt: skip
+            rows.append(
+                {
+                    "metric": metric,
+                    "unit": unit,
+                    "label": words[:1].upper() + words[1:],
+                    "values": [inp.cards[n].get(metric, math.nan) for n in names],
+                }
+            )
         card = {"columns": names, "rows": rows}
-    return clean({
-        "runs": runs, "baseline": inp.baseline, "scorecard": card, "verdicts": inp.verdicts, "notes": inp.notes,
-        "mechanisms": mechanism_rows(inp.runs),
-        "charts": [{"key": c.key, "heading": c.heading, "about": c.about, "notes": c.notes, "spec": c.spec}
-                   for c in charts],
-    })  # fmt: skip
+    return clean(
+        {
+            "runs": runs,
+            "baseline": inp.baseline,
+            "scorecard": card,
+            "verdicts": inp.verdicts,
+            "notes": inp.notes,
+            "mechanisms": mechanism_rows(inp.runs),
+            "charts": [
+                {"key": c.key, "heading": c.heading, "about": c.about, "notes": c.notes, "spec": c.spec} for c in charts
+            ],
+        }
+    )
 
 
 # -- catalog, jobs ----------------------------------------------------------------------------------
@@ -126,10 +158,20 @@ class Job:
 
     def to_json(self, with_result: bool = True) -> dict:
         r = self.request
-        out = {"id": self.id, "state": self.state, "name": r.name, "baseline": r.baseline, "population": r.population,
-               "days": r.days, "stage": self.stage, "day": self.day, "runs_started": self.runs_started,
-               "runs_total": self.runs_total, "message": self.message,
-               "elapsed_s": round((self.finished or time.time()) - self.created, 2)}  # fmt: skip
+        out = {
+            "id": self.id,
+            "state": self.state,
+            "name": r.name,
+            "baseline": r.baseline,
+            "population": r.population,
+            "days": r.days,
+            "stage": self.stage,
+            "day": self.day,
+            "runs_started": self.runs_started,
+            "runs_total": self.runs_total,
+            "message": self.message,
+            "elapsed_s": round((self.finished or time.time()) - self.created, 2),
+        }
         if with_result and self.state == "done":
             out["result"] = self.result
         return out
@@ -210,8 +252,15 @@ class App:
 
             return on_day
 
-        comp = compare([(r.name, r.scenario)], r.population, r.days, r.seed, baseline=r.baseline,
-                       catalog=self.catalog, progress=progress)  # fmt: skip
+        comp = compare(
+            [(r.name, r.scenario)],
+            r.population,
+            r.days,
+            r.seed,
+            baseline=r.baseline,
+            catalog=self.catalog,
+            progress=progress,
+        )
         job.stage = "charts"
         return results_payload(prepare(comp), comp.reused)
 
@@ -237,9 +286,18 @@ class App:
         df = self.catalog.runs().head(limit)
         rows = []
         for row in df.itertuples():
-            rows.append({"run_id": row.run_id, "name": row.name, "population": int(row.population),
-                         "days": int(row.days), "seed": str(row.seed), "backend": row.backend,
-                         "loop_s": round(float(row.loop_s), 3), "created_at": str(row.created_at)[:19]})  # fmt: skip
+            rows.append(
+                {
+                    "run_id": row.run_id,
+                    "name": row.name,
+                    "population": int(row.population),
+                    "days": int(row.days),
+                    "seed": str(row.seed),
+                    "backend": row.backend,
+                    "loop_s": round(float(row.loop_s), 3),
+                    "created_at": str(row.created_at)[:19],
+                }
+            )
         return rows
 
 

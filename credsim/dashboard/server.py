@@ -51,9 +51,11 @@ STATIC = {
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/static/app.css": ("app.css", "text/css; charset=utf-8"),
 }
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")  # fmt: skip
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 # -- HTTP -----------------------------------------------------------------------------------------
 
@@ -206,8 +208,12 @@ class Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, _static(name), ctype)
 
     def get_vega(self, path, query) -> None:
-        self._send(HTTPStatus.OK, self.server.vega_js(), "text/javascript; charset=utf-8",
-                   {"Cache-Control": "public, max-age=86400"})  # fmt: skip
+        self._send(
+            HTTPStatus.OK,
+            self.server.vega_js(),
+            "text/javascript; charset=utf-8",
+            {"Cache-Control": "public, max-age=86400"},
+        )
 
     def get_form(self, path, query) -> None:
         self._json(HTTPStatus.OK, form_spec())
@@ -230,14 +236,24 @@ class Handler(BaseHTTPRequestHandler):
 
     def get_run_scenario(self, path, query) -> None:
         r = self.server.app.load_run(query.get("run", ""))
-        self._json(HTTPStatus.OK, {**scenario_payload(r.name, r.scenario), "run_id": r.run_id,
-                                   "population": r.population, "days": r.days, "seed": str(r.seed)})  # fmt: skip
+        self._json(
+            HTTPStatus.OK,
+            {
+                **scenario_payload(r.name, r.scenario),
+                "run_id": r.run_id,
+                "population": r.population,
+                "days": r.days,
+                "seed": str(r.seed),
+            },
+        )
 
     def get_status(self, path, query) -> None:
         app = self.server.app
         job = app.current()
-        self._json(HTTPStatus.OK, {"busy": job is not None, "job": job.to_json(False) if job else None,
-                                   "started_runs": app.started_runs})  # fmt: skip
+        self._json(
+            HTTPStatus.OK,
+            {"busy": job is not None, "job": job.to_json(False) if job else None, "started_runs": app.started_runs},
+        )
 
     def get_job(self, path, query) -> None:
         tail = path.removeprefix("/api/jobs/")
@@ -349,8 +365,9 @@ class DashboardServer(ThreadingHTTPServer):
         self.app.close()
 
 
-def make_server(host: str = "127.0.0.1", port: int = 8050, catalog: str | Path | None = None,
-                verbose: bool = False) -> DashboardServer:  # fmt: skip
+def make_server(
+    host: str = "127.0.0.1", port: int = 8050, catalog: str | Path | None = None, verbose: bool = False
+) -> DashboardServer:
     """A ready-to-serve dashboard (``port=0``: any free port). Raises CredsimError if it cannot listen."""
     import socket
 

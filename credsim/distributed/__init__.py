@@ -1,8 +1,6 @@
-"""Cluster scale on Ray: a sharded backend (one population over K actors) and parameter sweeps.
+"""Parameter sweeps on Ray: many runs at once (the sharded backend that spreads one run over many
+actors is a backend: :mod:`credsim.backends.ray`).
 
-* :mod:`credsim.distributed.ray_backend`: ``RayBackend(plan, shards=K)``, the ``"ray"`` backend of
-  :func:`credsim.simulate`; each shard is an actor owning a contiguous block of agents, and the
-  shards exchange only the packed blacklist bits their neighbours' contacts read.
 * :mod:`credsim.distributed.sweep`: a grid of scenario variations × seeds, one Ray task per run,
   scored against the baseline with the same seed.
 * :mod:`credsim.distributed.commands`: the ``credsim sweep`` command.

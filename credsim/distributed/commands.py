@@ -43,8 +43,14 @@ def print_summary(sweep, console) -> None:
         for i, (point, row) in enumerate(zip(sweep.points, sweep.summary)):
             iv = row[metric]
             interval = f"{_fmt(iv['lo'])} .. {_fmt(iv['hi'])}" if iv["n"] > 1 else "n/a"
-            table.add_row(metric if i == 0 else "", unit if i == 0 else "", *(str(point[f]) for f in fields),
-                          _fmt(iv["mean"]), interval, end_section=i == len(sweep.points) - 1)  # fmt: skip
+            table.add_row(
+                metric if i == 0 else "",
+                unit if i == 0 else "",
+                *(str(point[f]) for f in fields),
+                _fmt(iv["mean"]),
+                interval,
+                end_section=i == len(sweep.points) - 1,
+            )
     console.print(table)
 
 
@@ -55,8 +61,12 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def sweep(
         scenario: str = typer.Argument(..., help="The scenario to vary (preset name or TOML path)."),
-        vary: list[str] = typer.Option([], "--vary", help="FIELD=V1,V2,...: a dotted scenario path "
-                                       "(score.spouse_weight, channel.public_misconduct.detect); repeat for a grid."),
+        vary: list[str] = typer.Option(
+            [],
+            "--vary",
+            help="FIELD=V1,V2,...: a dotted scenario path "
+            "(score.spouse_weight, channel.public_misconduct.detect); repeat for a grid.",
+        ),
         seeds: str = typer.Option("3", "--seeds", help="Seeds per grid point: a count S (seeds 1..S) or a list 1,7,9."),
         population: str = typer.Option("1e5", "--population", "-n", help="Agents per run."),
         days: str = typer.Option("365", "--days", "-d", help="Simulated days per run."),
@@ -66,7 +76,7 @@ def register(app: typer.Typer) -> None:
         fresh: bool = typer.Option(False, "--fresh", help="Recompute runs the catalog already holds."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of a table."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Run a grid of variations × seeds as Ray tasks (local, or the cluster at $RAY_ADDRESS); store
         every run in the catalog and print each scorecard metric with a 95% interval across seeds."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -77,22 +87,40 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             jobs = plan_sweep(scenario, vary, seeds, population, days, baseline)[-1]  # validate before Ray starts
             cat = Catalog(catalog)
-            progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                                TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=err_console,
-                                disable=quiet or as_json)  # fmt: skip
+            progress = Progress(
+                TextColumn("[bold]sweep"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("runs"),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[last]}"),
+                console=err_console,
+                disable=quiet or as_json,
+            )
             with progress:
                 task = progress.add_task("sweep", total=len(jobs), last="")
 
                 def on_result(done: int, total: int, label: str) -> None:
                     progress.update(task, completed=done, last=label)
 
-                result = run_sweep(scenario, vary, seeds, population, days, baseline=baseline, catalog=cat,
-                                   reuse=not fresh, cpus_per_run=cpus_per_run, on_result=on_result)  # fmt: skip
+                result = run_sweep(
+                    scenario,
+                    vary,
+                    seeds,
+                    population,
+                    days,
+                    baseline=baseline,
+                    catalog=cat,
+                    reuse=not fresh,
+                    cpus_per_run=cpus_per_run,
+                    on_result=on_result,
+                )
         if as_json:
             sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
             return
         print_summary(result, out_console)
         ran = len(jobs) - result.reused
-        err_console.print(f"{len(jobs)} runs ({ran} computed, {result.reused} reused) in {result.wall_s:.1f} s; "
-                          f"stored in {cat.path}")  # fmt: skip
+        err_console.print(
+            f"{len(jobs)} runs ({ran} computed, {result.reused} reused) in {result.wall_s:.1f} s; stored in {cat.path}"
+        )
 

@@ -42,11 +42,13 @@ COUNT_METRICS = ("offences_prevented", "listed_person_days")
 
 # --- intervals ------------------------------------------------------------------------------------
 
+# fmt: off
 _T975 = [12.706204736, 4.302652730, 3.182446305, 2.776445105, 2.570581836, 2.446911851, 2.364624252,
          2.306004135, 2.262157163, 2.228138852, 2.200985160, 2.178812830, 2.160368656, 2.144786688,
          2.131449546, 2.119905299, 2.109815578, 2.100922040, 2.093024054, 2.085963447, 2.079613845,
          2.073873068, 2.068657610, 2.063898562, 2.059538553, 2.055529439, 2.051830516, 2.048407142,
-         2.045229642, 2.042272456]  # fmt: skip
+         2.045229642, 2.042272456]
+# fmt: on
 
 
 def t975(df: int) -> float:
@@ -225,8 +227,11 @@ class Sweep:
             return None if isinstance(x, float) and math.isnan(x) else x
 
         return {
-            "scenario": self.scenario, "baseline": self.baseline, "population": self.population,
-            "days": self.days, "seeds": [str(s) for s in self.seeds],
+            "scenario": self.scenario,
+            "baseline": self.baseline,
+            "population": self.population,
+            "days": self.days,
+            "seeds": [str(s) for s in self.seeds],
             "interval": "95% Student t over seeds: mean ± t(0.975, n-1)·sd/√n",
             "points": [
                 {
@@ -236,7 +241,7 @@ class Sweep:
                 }
                 for i, point in enumerate(self.points)
             ],
-        }  # fmt: skip
+        }
 
 
 def _run_one(scenario: Scenario, name: str, population: int, days: int, seed: int, threads: int):
@@ -285,11 +290,20 @@ def plan_sweep(scenario, vary: list[str], seeds, population, days, baseline: str
 
 
 def run_sweep(
-    scenario: str, vary: list[str], seeds, population, days, *, baseline: str = "baseline", catalog=None,
-    reuse: bool = True, cpus_per_run: int = 1, on_result: Callable[[int, int, str], None] | None = None,
-) -> Sweep:  # fmt: skip
+    scenario: str,
+    vary: list[str],
+    seeds,
+    population,
+    days,
+    *,
+    baseline: str = "baseline",
+    catalog=None,
+    reuse: bool = True,
+    cpus_per_run: int = 1,
+    on_result: Callable[[int, int, str], None] | None = None,
+) -> Sweep:
     """Run (or reuse from ``catalog``) every job as a Ray task; store each; score and summarise."""
-    from credsim.distributed.ray_backend import ensure_ray
+    from credsim.backends.ray.pool import ensure_ray
     from credsim.results.scorecard import scorecard
 
     name, base_name, n, d, seed_list, points, point_base, jobs = plan_sweep(scenario, vary, seeds, population, days, baseline)

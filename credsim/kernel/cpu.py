@@ -7,9 +7,9 @@ integer sums are exact in any schedule: results do not depend on the thread coun
 import os
 from pathlib import Path
 
-import numba
 import numpy as np
 from numba import njit, prange
+from numba.core.caching import CompileResultCacheImpl, FunctionCache, UserProvidedCacheLocator
 
 from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N, IP_PANEL_K, IP_SPOUSE_W
 from credsim.kernel.step import extended, init_state_agent, pair_day, pair_public0
@@ -24,20 +24,54 @@ def _kernel_cache_dir() -> str:
     return str(Path(base) / digest(KERNEL_SOURCES)[:16])
 
 
-_saved_cache_dir = numba.config.CACHE_DIR
-numba.config.CACHE_DIR = _kernel_cache_dir()
+class _KernelCacheLocator(UserProvidedCacheLocator):
+    """numba's locator for a user-given cache folder, with the folder this module's own
+    (:func:`_kernel_cache_dir`) instead of the global ``numba.config.CACHE_DIR``: the same
+    sub-folder and file names, so the cache is where setting that global would have put it."""
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        self._cache_path = os.path.join(_kernel_cache_dir(), self.get_suitable_cache_subpath(py_file))
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        # the mixin's: the source file must exist and the folder be writable (else numba's next locator);
+        # UserProvidedCacheLocator's own would decline whenever numba.config.CACHE_DIR is unset
+        return super(UserProvidedCacheLocator, cls).from_function(py_func, py_file)
+
+
+class _KernelCacheImpl(CompileResultCacheImpl):
+    # numba's locators in numba's order, the kernel's folder in place of the user-provided one
+    _locator_classes = [
+        _KernelCacheLocator if c is UserProvidedCacheLocator else c for c in CompileResultCacheImpl._locator_classes
+    ]
+
+
+class _KernelCache(FunctionCache):
+    _impl_class = _KernelCacheImpl
+
+
+def _cached(dispatcher):
+    """``cache=True`` with the kernel's cache folder: what ``Dispatcher.enable_caching`` does, with
+    this module's cache class (numba has no per-function cache folder option). Nothing global changes."""
+    dispatcher._cache = _KernelCache(dispatcher.py_func)
+    return dispatcher
+
 
 _BIG = np.int64(1) << 62
 
 
-@njit(parallel=True, cache=True)
+@_cached
+@njit(parallel=True)
 def init_state(lo, hi, own, flags, since, stress, aux, root1, root2, married_thr, ip):
     """Day-0 state of agents lo..hi-1 (MODEL.md §3 and §8.5)."""
     for li in prange(hi - lo):
         init_state_agent(li, lo + li, own, flags, since, stress, aux, root1, root2, married_thr, ip)
 
 
-@njit(parallel=True, cache=True)
+@_cached
+@njit(parallel=True)
 def sum_public0(lo, hi, own, flags, ip):
     """Σ P_0 of agents lo..hi-1 (lo even): day 0's public scores with day 1's spouse weight (§8.5)."""
     total = 0
@@ -60,7 +94,8 @@ def _panel_next(j, k, n):
     return (j * n) // k if j < k else _BIG
 
 
-@njit(cache=True, _nrt=False)
+@_cached
+@njit(_nrt=False)
 def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, aux, halo, ip, beh, chan, act, reg_start, reg_size, amod, row, rrow, panel):
     """Pairs of chunk k. Compiled without the runtime's reference counting: the per-pair calls
     then pass arrays by pointer, with no atomic incref/decref (which cost 6x in throughput).
@@ -107,7 +142,8 @@ def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, 
         rrow[2 * rb + 1] += pub_b
 
 
-@njit(parallel=True, cache=True)
+@_cached
+@njit(parallel=True)
 def run_day(t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, aux, halo, ip, beh, chan, act, reg_start, reg_size, amod, acc, racc, panel):
     """Day t for the agents lo..hi-1 (lo even); chunk k of ``chunk`` pairs writes acc[k] and racc[k],
     and tracked agent j of the panel (if any) writes panel[j]."""
@@ -117,5 +153,3 @@ def run_day(t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress
             reg_start, reg_size, amod, acc[k], racc[k], panel,
         )
 
-
-numba.config.CACHE_DIR = _saved_cache_dir

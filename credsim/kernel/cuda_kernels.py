@@ -1,4 +1,4 @@
-"""The CUDA kernels (see :mod:`credsim.kernel.cuda` for how they walk the pairs and sum exactly),
+"""The CUDA kernels (see :mod:`credsim.backends.cuda` for how they walk the pairs and sum exactly),
 built from step.py's functions, and the PTX tooling that compiles them for a real GPU without one.
 The kernels exist only where numba-cuda imports (``cuda`` is not None).
 """
@@ -121,8 +121,32 @@ if cuda is not None:
                 out[i] = 0
 
     @cuda.jit
-    def day_kernel(t, threshold, key, hist_on, lo, hi, pairs_per_block, n_cols, n_reg, own, flags, since, stress,
-                   aux, halo, ip, beh, chan, act, reg_start, reg_size, amod, out, panel):  # fmt: skip
+    def day_kernel(
+        t,
+        threshold,
+        key,
+        hist_on,
+        lo,
+        hi,
+        pairs_per_block,
+        n_cols,
+        n_reg,
+        own,
+        flags,
+        since,
+        stress,
+        aux,
+        halo,
+        ip,
+        beh,
+        chan,
+        act,
+        reg_start,
+        reg_size,
+        amod,
+        out,
+        panel,
+    ):
         """Day t for agents lo..hi-1 (lo even). ``out[:n_cols]`` is the aggregate row,
         ``out[n_cols + 2r]``/``out[n_cols + 2r + 1]`` region r's listed and ΣP; tracked agent j's
         day goes to ``panel[j]``."""
@@ -169,9 +193,33 @@ if cuda is not None:
                 ja = _panel_row(2 * p, kp, n)
                 jb = _panel_row(2 * p + 1, kp, n)
             bl_a, pub_a, bl_b, pub_b = pair_day(
-                p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act,
-                reg_start, reg_size, amod, row, hist_on, ja, jb, panel,
-            )  # fmt: skip
+                p,
+                ra,
+                rb,
+                t,
+                threshold,
+                key,
+                lo,
+                hi,
+                own,
+                flags,
+                since,
+                stress,
+                aux,
+                halo,
+                ip,
+                beh,
+                chan,
+                act,
+                reg_start,
+                reg_size,
+                amod,
+                row,
+                hist_on,
+                ja,
+                jb,
+                panel,
+            )
             for k in range(2):  # agents a, b: flush the running sums when the region changes
                 rg = ra if k == 0 else rb
                 if rg != cur:
@@ -223,8 +271,12 @@ def kernel_signatures() -> dict:
     for a CSM-1 run without a panel and for a run with CSM-2 or a panel (``*_extended``).
 
     For ``cuda.compile_ptx(kernel.py_func, sig)``, which compiles for a real GPU without one."""
-    kernels = {"day_kernel": day_kernel, "init_kernel": init_kernel, "sum_public0_kernel": sum_public0_kernel,
-               "reset_kernel": reset_kernel}  # fmt: skip
+    kernels = {
+        "day_kernel": day_kernel,
+        "init_kernel": init_kernel,
+        "sum_public0_kernel": sum_public0_kernel,
+        "reset_kernel": reset_kernel,
+    }
     out = {}
     for suffix, types_ in VARIANTS.items():
         for name, args in KERNEL_ARGS.items():

@@ -115,9 +115,18 @@ C_WRONG = 10
 C_CH0 = 11  # then true, detected, false for each channel
 
 BASE_COLUMNS = [
-    "sum_public", "sum_public_sq", "min_public", "max_public", "sum_own", "listed", "entries",
-    "exits", "ever_listed", "spillover", "listed_wrongly_flagged",
-]  # fmt: skip
+    "sum_public",
+    "sum_public_sq",
+    "min_public",
+    "max_public",
+    "sum_own",
+    "listed",
+    "entries",
+    "exits",
+    "ever_listed",
+    "spillover",
+    "listed_wrongly_flagged",
+]
 
 
 #: CSM-2 columns (MODEL.md §8.6), each group only when its table is present, in this order, after
@@ -129,8 +138,15 @@ AP_FILED, AP_UPHELD, AP_REJECTED, AP_PENDING = 0, 1, 2, 3
 ADAPTIVE_COLUMNS = ["near"]
 
 
-def column_names(channels: list[str], activities: list[str], grades: list[str] = (), *, exit: bool = False,
-                 appeals: bool = False, adaptive: bool = False) -> list[str]:  # fmt: skip
+def column_names(
+    channels: list[str],
+    activities: list[str],
+    grades: list[str] = (),
+    *,
+    exit: bool = False,
+    appeals: bool = False,
+    adaptive: bool = False,
+) -> list[str]:
     """Names of the aggregate columns (the daily table without day and threshold).
 
     CSM-2 groups follow §5's columns when their tables are present; grade columns (an extension)
@@ -146,8 +162,19 @@ def column_names(channels: list[str], activities: list[str], grades: list[str] =
 
 
 # --- the panel (MODEL.md §8.7): the kernel writes these values of tracked agent j to panel[j] -----
-PANEL_COLUMNS = ["day", "agent", "own", "public", "listed", "stress", "true_channel", "detected", "false_channel",
-                 "activity", "denied"]  # fmt: skip
+PANEL_COLUMNS = [
+    "day",
+    "agent",
+    "own",
+    "public",
+    "listed",
+    "stress",
+    "true_channel",
+    "detected",
+    "false_channel",
+    "activity",
+    "denied",
+]
 PN_OWN, PN_PUBLIC, PN_LISTED, PN_STRESS, PN_TRUE, PN_DETECTED, PN_FALSE, PN_ACTIVITY, PN_DENIED = range(9)
 N_PANEL_CSV = 9  # of them, the values panel.csv holds (MODEL.md §8.7's columns after day and agent)
 #: One more value per tracked agent and day, kept out of panel.csv: the day's events as PE_* bits

@@ -84,6 +84,7 @@ def register(app: typer.Typer) -> None:
                 out_console.print(f"{p} = {v:.6g}", highlight=False)
             for r in cal.residuals:
                 off = f"{100 * r['relative_residual']:+.2f}%" if r["target"] else f"residual {r['residual']:+.6g}"
-                out_console.print(f"{r['metric']}: target {r['target']:.6g}, simulated {r['simulated']:.6g} ({off})",
-                                  highlight=False)  # fmt: skip
+                out_console.print(
+                    f"{r['metric']}: target {r['target']:.6g}, simulated {r['simulated']:.6g} ({off})", highlight=False
+                )
             out_console.print(f"loss {cal.loss:.6g} → {path}", highlight=False)

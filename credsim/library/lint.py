@@ -54,6 +54,7 @@ FAMILY = "family"
 ASSOCIATION = "association"
 
 #: channel-name keyword → context (first match wins)
+# fmt: off
 CHANNEL_KEYWORDS: tuple[tuple[str, str], ...] = (
     ("mortgage", FINANCIAL), ("loan", FINANCIAL), ("debt", FINANCIAL), ("tax", FINANCIAL),
     ("court", FINANCIAL), ("judg", FINANCIAL), ("default", FINANCIAL), ("payment", FINANCIAL),
@@ -62,10 +63,12 @@ CHANNEL_KEYWORDS: tuple[tuple[str, str], ...] = (
     ("purchase", CONSUMPTION), ("shopping", CONSUMPTION), ("alcohol", CONSUMPTION), ("spend", CONSUMPTION),
     ("volunteer", CIVIC), ("donat", CIVIC), ("charity", CIVIC), ("blood", CIVIC),
     ("misconduct", PUBLIC_ORDER), ("traffic", PUBLIC_ORDER), ("jaywalk", PUBLIC_ORDER), ("public", PUBLIC_ORDER),
-)  # fmt: skip
+)
+# fmt: on
 #: channel kind → context when no keyword matches
 KIND_CONTEXT = {"default": FINANCIAL, "offence": PUBLIC_ORDER, "lawful": CONSUMPTION, "civic": CIVIC}
 #: activity-name keyword → the channel contexts related to that activity (first match wins)
+# fmt: off
 ACTIVITY_KEYWORDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("home", frozenset({FINANCIAL})), ("property", frozenset({FINANCIAL})), ("house", frozenset({FINANCIAL})),
     ("estate", frozenset({FINANCIAL})), ("mortgage", frozenset({FINANCIAL})), ("loan", frozenset({FINANCIAL})),
@@ -73,7 +76,8 @@ ACTIVITY_KEYWORDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("lease", frozenset({FINANCIAL})), ("financ", frozenset({FINANCIAL})), ("insur", frozenset({FINANCIAL})),
     ("travel", frozenset({TRANSPORT})), ("flight", frozenset({TRANSPORT})), ("rail", frozenset({TRANSPORT})),
     ("train", frozenset({TRANSPORT})), ("bus", frozenset({TRANSPORT})), ("taxi", frozenset({TRANSPORT})),
-)  # fmt: skip
+)
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -239,33 +243,45 @@ def lint_policy(sc: Scenario) -> list[Finding]:
             if bad:
                 ctxs = sorted({s[2] for s in bad})
                 what = ", ".join(dict.fromkeys(f"{label} ({ctx})" for _, label, ctx in bad))
-                found.append(Finding(
-                    "unrelated-context", (gate_field, *dict.fromkeys(s[0] for s in bad)),
-                    f"activity {a.name!r} (context: {', '.join(sorted(related)) or 'none of the scored ones'}) "
-                    f"is denied on {how} fed by {what}: data from {', '.join(ctxs)}",
-                ))  # fmt: skip
+                found.append(
+                    Finding(
+                        "unrelated-context",
+                        (gate_field, *dict.fromkeys(s[0] for s in bad)),
+                        f"activity {a.name!r} (context: {', '.join(sorted(related)) or 'none of the scored ones'}) "
+                        f"is denied on {how} fed by {what}: data from {', '.join(ctxs)}",
+                    )
+                )
 
     # (ii) disproportionate or unjustified
     if sc.blacklist.mode == "below_mean":
-        found.append(Finding(
-            "disproportionate", ("blacklist.mode",),
-            "listing below the mean score lists a share of people whatever the gravity of what they did",
-        ))  # fmt: skip
+        found.append(
+            Finding(
+                "disproportionate",
+                ("blacklist.mode",),
+                "listing below the mean score lists a share of people whatever the gravity of what they did",
+            )
+        )
     penalties = [f"channel[{i}].points" for i, c in enumerate(sc.channel) if c.points < 0 and (c.detect > 0 or c.false_rate > 0)]
     if sc.score.recovery_rate == 0 and penalties and conseq:
-        found.append(Finding(
-            "disproportionate", ("score.recovery_rate", *penalties),
-            "penalties never expire (recovery_rate = 0): a detriment for life, whatever the gravity",
-        ))  # fmt: skip
+        found.append(
+            Finding(
+                "disproportionate",
+                ("score.recovery_rate", *penalties),
+                "penalties never expire (recovery_rate = 0): a detriment for life, whatever the gravity",
+            )
+        )
     wrong = [(i, c) for i, c in enumerate(sc.channel) if c.false_rate > 0 and c.points < 0]
     if wrong and conseq:
         appeal_fields = ("appeals.rate", "appeals.uphold", "appeals.decide_rate") if sc.appeals is not None else ()
-        found.append(Finding(
-            "disproportionate", (*(f"channel[{i}].false_rate" for i, _ in wrong), *appeal_fields),
-            f"wrongful attributions on {', '.join(f'{c.name} ({c.false_rate:g} a day)' for _, c in wrong)} "
-            "cost points in a score with consequences: detriment unjustified by the person's own behaviour; "
-            f"{appeals_text(sc.appeals)}",
-        ))  # fmt: skip
+        found.append(
+            Finding(
+                "disproportionate",
+                (*(f"channel[{i}].false_rate" for i, _ in wrong), *appeal_fields),
+                f"wrongful attributions on {', '.join(f'{c.name} ({c.false_rate:g} a day)' for _, c in wrong)} "
+                "cost points in a score with consequences: detriment unjustified by the person's own behaviour; "
+                f"{appeals_text(sc.appeals)}",
+            )
+        )
 
     # lawful behaviour
     for i, c in enumerate(sc.channel):
@@ -277,23 +293,32 @@ def lint_policy(sc: Scenario) -> list[Finding]:
         if c.forces_blacklist and c.detect > 0:
             fields.append(f"channel[{i}].forces_blacklist")
         if fields:
-            found.append(Finding(
-                "lawful-behaviour", (f"channel[{i}].kind", *fields, *conseq),
-                f"{c.kind.value} behaviour {c.name!r} is scored ({c.points:+d} points"
-                f"{', forces listing' if c.forces_blacklist else ''}) and the score has consequences",
-            ))  # fmt: skip
+            found.append(
+                Finding(
+                    "lawful-behaviour",
+                    (f"channel[{i}].kind", *fields, *conseq),
+                    f"{c.kind.value} behaviour {c.name!r} is scored ({c.points:+d} points"
+                    f"{', forces listing' if c.forces_blacklist else ''}) and the score has consequences",
+                )
+            )
 
     # family and association
     s = sc.score
     if s.spouse_weight > 0 and conseq:
-        found.append(Finding(
-            "family-association", ("score.spouse_weight", *conseq),
-            f"{s.spouse_weight * 10}% of the public score is the spouse's: a spouse's behaviour changes one's treatment",
-        ))  # fmt: skip
+        found.append(
+            Finding(
+                "family-association",
+                ("score.spouse_weight", *conseq),
+                f"{s.spouse_weight * 10}% of the public score is the spouse's: a spouse's behaviour changes one's treatment",
+            )
+        )
     if s.association_penalty > 0 and s.association_rate > 0 and sc.population.contacts > 0 and conseq:
-        found.append(Finding(
-            "family-association", ("score.association_penalty", "score.association_rate", *conseq),
-            f"listed contacts cost {s.association_penalty} point(s) each: a penalty for association",
-        ))  # fmt: skip
+        found.append(
+            Finding(
+                "family-association",
+                ("score.association_penalty", "score.association_rate", *conseq),
+                f"listed contacts cost {s.association_penalty} point(s) each: a penalty for association",
+            )
+        )
     order = list(RULES)
     return sorted(found, key=lambda f: order.index(f.rule))

@@ -57,7 +57,7 @@ from credsim.reliability.inputs import FORMAT, parse_every, parse_int  # noqa: F
 from credsim.reliability.workfolder import LOCK, work_dir_for  # noqa: F401
 from credsim.tables import Snapshot, Tables, Timing
 from credsim.errors import CredsimError
-from credsim.kernel.backend import state_bytes_per_agent
+from credsim.backends.base import state_bytes_per_agent
 from credsim.results.run import MARKER, RunResult
 
 
@@ -97,8 +97,15 @@ class Checkpointer:
     The engine asks :meth:`due` after each day (O(1)) and calls :meth:`save` when it says so.
     """
 
-    def __init__(self, work: Work, inputs_raw: bytes, days: int, every: int | str, state_bytes: int = 0,
-                 clock: Callable[[], float] = time.monotonic):  # fmt: skip
+    def __init__(
+        self,
+        work: Work,
+        inputs_raw: bytes,
+        days: int,
+        every: int | str,
+        state_bytes: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.work, self.inputs_raw, self.days, self.every = work, inputs_raw, days, every
         self.clock = clock
         self.stop_signal: int | None = None
@@ -138,8 +145,10 @@ class Checkpointer:
             atomic_write(path, lambda fh: np.savez(fh, **arrays))
         except OSError as err:
             if self.saved_day is not None:
-                kept = (f"the checkpoint of day {self.saved_day} is intact: free space, then "
-                        f"`credsim resume {self.work.path}`")  # fmt: skip
+                kept = (
+                    f"the checkpoint of day {self.saved_day} is intact: free space, then "
+                    f"`credsim resume {self.work.path}`"
+                )
             else:
                 kept = "no checkpoint was kept"
             raise CredsimError(f"checkpoint: cannot write {path}: {why(err)} ({kept})") from None
@@ -189,9 +198,19 @@ stop_on_sigint = stop_on_signals
 
 
 # -- running -------------------------------------------------------------------------------------
-def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = False, every: int | str | None = None,
-            threads: int | None = None, on_day: Callable[[int, int], None] | None = None,
-            shards: int = 1, backend: str | None = None, catalog=None) -> RunResult:  # fmt: skip
+def execute(
+    work: Work,
+    inputs: RunInputs,
+    inputs_raw: bytes,
+    *,
+    resume: bool = False,
+    every: int | str | None = None,
+    threads: int | None = None,
+    on_day: Callable[[int, int], None] | None = None,
+    shards: int = 1,
+    backend: str | None = None,
+    catalog=None,
+) -> RunResult:
     """Run (or continue) the run of ``work``, write its output folder, then remove the work folder;
     with ``catalog`` (a :class:`credsim.results.store.Catalog`), also record the run there.
 
@@ -200,8 +219,13 @@ def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = 
     ``backend`` overrides the one the run was started with (every backend gives the same integers).
     """
     backend = backend or inputs.backend
-    cp = Checkpointer(work, inputs_raw, inputs.days, inputs.checkpoint_every if every is None else every,
-                      inputs.population * state_bytes_per_agent(inputs.plan()))  # fmt: skip
+    cp = Checkpointer(
+        work,
+        inputs_raw,
+        inputs.days,
+        inputs.checkpoint_every if every is None else every,
+        inputs.population * state_bytes_per_agent(inputs.plan()),
+    )
     try:
         # a stop signal while the output is written only asks for a stop: the run is complete by then
         with stop_on_signals(cp):
@@ -214,10 +238,28 @@ def execute(work: Work, inputs: RunInputs, inputs_raw: bytes, *, resume: bool = 
                 tables = finished_tables(plan, inputs.days, snap.daily, snap.regions, snap.hist, snap.panel)
                 timing.loop_s = snap.loop_s
             else:
-                tables = run_plan(plan, inputs.days, backend, threads=threads, on_day=on_day, timing=timing,
-                                  checkpoint=cp, resume_from=snap, shards=shards)  # fmt: skip
-            result = RunResult(inputs.name, plan.scenario, inputs.population, inputs.days, inputs.seed, backend,
-                               tables, timing, hist_every=inputs.hist_every)  # fmt: skip
+                tables = run_plan(
+                    plan,
+                    inputs.days,
+                    backend,
+                    threads=threads,
+                    on_day=on_day,
+                    timing=timing,
+                    checkpoint=cp,
+                    resume_from=snap,
+                    shards=shards,
+                )
+            result = RunResult(
+                inputs.name,
+                plan.scenario,
+                inputs.population,
+                inputs.days,
+                inputs.seed,
+                backend,
+                tables,
+                timing,
+                hist_every=inputs.hist_every,
+            )
             if catalog is not None:
                 result.run_id = catalog.new_run_id(result)
             try:
@@ -292,8 +334,14 @@ def find_incomplete(folder: str | Path = ".") -> list[dict]:
             try:
                 raw = (p / INPUTS).read_bytes()[: MAX_INPUTS_BYTES + 1]
                 inputs = RunInputs.from_bytes(raw, str(p / INPUTS))
-                entry.update(name=inputs.name, population=inputs.population, days=inputs.days, seed=inputs.seed,
-                             backend=inputs.backend, day=describe_day(p))  # fmt: skip
+                entry.update(
+                    name=inputs.name,
+                    population=inputs.population,
+                    days=inputs.days,
+                    seed=inputs.seed,
+                    backend=inputs.backend,
+                    day=describe_day(p),
+                )
                 entry["status"] = "damaged checkpoint" if entry["day"] < 0 else f"resume: credsim resume {p}"
             except (CredsimError, OSError) as err:
                 entry["status"] = f"damaged: {err}"

@@ -13,7 +13,7 @@ from credsim.engine import histogram_days
 from credsim.reliability.inputs import INPUTS, RunInputs
 from credsim.tables import Snapshot
 from credsim.kernel import layout as L
-from credsim.kernel.backend import state_fields
+from credsim.backends.base import state_fields
 from credsim.kernel.layout import N_PANEL
 from credsim.plan import Plan
 
@@ -82,16 +82,19 @@ def cross_check(plan: Plan, inputs: RunInputs, day: int, sum_prev: int, daily: n
     last = daily[day - 1]
     sp = col["sum_public"]
     if sum_prev != int(last[sp]):
-        raise damaged(f"yesterday's sum of public scores {sum_prev} differs from day {day}'s sum_public "
-                      f"{int(last[sp])}")  # fmt: skip
+        raise damaged(
+            f"yesterday's sum of public scores {sum_prev} differs from day {day}'s sum_public {int(last[sp])}"
+        )
     # day 1's threshold follows from S0 * N only without a list on day 0 (else from Σ P_0, not stored)
     prev = None if int(plan.ip[L.IP_INIT_THR]) else plan.scenario.score.start * plan.n
     for t in range(day):
         if prev is not None:
             expect = plan.threshold(prev, plan.policy_index(t + 1))
             if int(daily[t, 1]) != expect:
-                raise damaged(f"day {t + 1}'s threshold {int(daily[t, 1])} does not follow from the day before "
-                              f"(expected {expect})")  # fmt: skip
+                raise damaged(
+                    f"day {t + 1}'s threshold {int(daily[t, 1])} does not follow from the day before "
+                    f"(expected {expect})"
+                )
         prev = int(daily[t, sp])
     if not np.array_equal(regions[:, :, 0].sum(axis=1), daily[:, col["listed"]]):
         raise damaged("the region table's listed counts do not add up to the daily table's")
@@ -138,8 +141,9 @@ def cross_check(plan: Plan, inputs: RunInputs, day: int, sum_prev: int, daily: n
                 raise damaged(f"agent {i}'s cached disposition or marriage does not follow from seed {inputs.seed}")
 
 
-def snapshot_from_arrays(arrays: dict, plan: Plan, inputs: RunInputs, inputs_raw: bytes,
-                         damaged: Callable[[str], Exception]) -> Snapshot:  # fmt: skip
+def snapshot_from_arrays(
+    arrays: dict, plan: Plan, inputs: RunInputs, inputs_raw: bytes, damaged: Callable[[str], Exception]
+) -> Snapshot:
     """Check every array's checksum, presence, dtype and shape against the plan, then cross-check
     the parts against each other; build the Snapshot."""
 

@@ -14,15 +14,23 @@ import typer
 def resume(
     folder: Path = typer.Argument(..., help="The work folder OUT.partial of a stopped run (or OUT itself)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
-    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="Continue on another backend "
-                                          "(default: the run's own; all give the same integers)."),  # fmt: skip
+    backend: Optional[str] = typer.Option(
+        None,
+        "--backend",
+        "-b",
+        help="Continue on another backend (default: the run's own; all give the same integers).",
+    ),
     shards: int = typer.Option(1, "--shards", help="With a ray run: split the population over this many actors."),
     checkpoint_every: Optional[str] = typer.Option(
-        None, "--checkpoint-every",
+        None,
+        "--checkpoint-every",
         help="Checkpoint cadence in days or auto (default: as the run was started; 0: none).",
-    ),  # fmt: skip
-    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Also record the finished run in this catalog "
-                                           "(default: $CREDSIM_CATALOG, else ./credsim.duckdb)."),  # fmt: skip
+    ),
+    catalog: Optional[Path] = typer.Option(
+        None,
+        "--catalog",
+        help="Also record the finished run in this catalog (default: $CREDSIM_CATALOG, else ./credsim.duckdb).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Continue a stopped or crashed `credsim run` from its last checkpoint and write its output folder.
@@ -44,24 +52,33 @@ def resume(
         every = None if checkpoint_every is None else parse_every(checkpoint_every)
         try:
             with DayProgress(inputs.name, inputs.population, inputs.days, enabled=not quiet) as bar:
-                result = do_resume(folder, every=every, threads=threads, shards=shards, backend=backend, on_day=bar,
-                                   catalog=Catalog(catalog))  # fmt: skip
+                result = do_resume(
+                    folder,
+                    every=every,
+                    threads=threads,
+                    shards=shards,
+                    backend=backend,
+                    on_day=bar,
+                    catalog=Catalog(catalog),
+                )
         except RunStopped as stop:
             stopped(stop)
     if not quiet:
         out_console.print(
             f"{result.name}: {result.population:,} agents × {result.days} days (resumed; day loop "
             f"{result.timing.loop_s:.2f} s in all) → {work.out}",
-            markup=False, highlight=False,
-        )  # fmt: skip
+            markup=False,
+            highlight=False,
+        )
 
 
 def incomplete(
     folder: Path = typer.Argument(Path("."), help="Folder to look in for unfinished runs (OUT.partial)."),
     catalog: Optional[Path] = typer.Option(
-        None, "--catalog",
+        None,
+        "--catalog",
         help="Also list this catalog's incomplete rows (default: $CREDSIM_CATALOG, else ./credsim.duckdb if present).",
-    ),  # fmt: skip
+    ),
 ) -> None:
     """List unfinished work (stopped runs, interrupted writes, incomplete catalog rows): never results.
 
@@ -85,13 +102,17 @@ def incomplete(
     for e in found:
         if e["kind"] == "unfinished run" and "day" in e:
             day = "?" if e["day"] < 0 else str(e["day"])
-            lines.append(f"unfinished run  {e['path']}  {e['name']}, {e['population']:,} agents, "
-                         f"day {day}/{e['days']}  ({e['status']})")  # fmt: skip
+            lines.append(
+                f"unfinished run  {e['path']}  {e['name']}, {e['population']:,} agents, "
+                f"day {day}/{e['days']}  ({e['status']})"
+            )
         else:
             lines.append(f"{e['kind']}  {e['path']}  ({e['status']})")
     for run_id, name, population, days, _ in rows:
-        lines.append(f"incomplete catalog row  {path}:{run_id}  {name}, {population:,} agents, {days} days  "
-                     "(never listed as a result)")  # fmt: skip
+        lines.append(
+            f"incomplete catalog row  {path}:{run_id}  {name}, {population:,} agents, {days} days  "
+            "(never listed as a result)"
+        )
     if not lines:
         lines.append(f"no unfinished work in {folder}")
     for line in lines:

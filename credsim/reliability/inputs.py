@@ -72,13 +72,34 @@ class RunInputs:
     panel: int = 0  # tracked agents of the panel (MODEL.md §8.7); 0: none
 
     @classmethod
-    def new(cls, name: str, scenario: Scenario, population: int, days: int, seed: int, backend: str,
-            hist_bins: int = 0, hist_every: int = 1, checkpoint_every: int | str = 0,
-            panel: int = 0) -> RunInputs:  # fmt: skip
+    def new(
+        cls,
+        name: str,
+        scenario: Scenario,
+        population: int,
+        days: int,
+        seed: int,
+        backend: str,
+        hist_bins: int = 0,
+        hist_every: int = 1,
+        checkpoint_every: int | str = 0,
+        panel: int = 0,
+    ) -> RunInputs:
         from credsim.results.store import code_version
 
-        inputs = cls(name, canonical_toml(scenario), population, days, seed, backend, hist_bins, hist_every,
-                     checkpoint_every, code_version(), panel)  # fmt: skip
+        inputs = cls(
+            name,
+            canonical_toml(scenario),
+            population,
+            days,
+            seed,
+            backend,
+            hist_bins,
+            hist_every,
+            checkpoint_every,
+            code_version(),
+            panel,
+        )
         inputs.validate()
         return inputs
 
@@ -100,24 +121,34 @@ class RunInputs:
 
         need(isinstance(self.name, str) and 0 < len(self.name) <= 256, "name", "expected a short text")
         need(isinstance(self.scenario_toml, str), "scenario_toml", "expected TOML text")
-        need(whole(self.population) and 1 <= self.population <= MAX_POPULATION, "population",
-             f"must be a whole number in 1..{MAX_POPULATION:.0e}")  # fmt: skip
+        need(
+            whole(self.population) and 1 <= self.population <= MAX_POPULATION,
+            "population",
+            f"must be a whole number in 1..{MAX_POPULATION:.0e}",
+        )
         need(whole(self.days) and 1 <= self.days <= MAX_DAYS, "days", f"must be in 1..{MAX_DAYS}")
         need(whole(self.seed) and 0 <= self.seed < 1 << 64, "seed", "must be in 0..2^64-1")
         need(whole(self.hist_bins) and 0 <= self.hist_bins <= MAX_HIST_BINS, "hist_bins", f"must be in 0..{MAX_HIST_BINS}")
         need(whole(self.hist_every) and 1 <= self.hist_every <= MAX_DAYS, "hist_every", f"must be in 1..{MAX_DAYS}")
-        need(self.checkpoint_every == AUTO or (whole(self.checkpoint_every) and 0 <= self.checkpoint_every <= MAX_DAYS),
-             "checkpoint_every", f"must be 'auto' or in 0..{MAX_DAYS}")  # fmt: skip
+        need(
+            self.checkpoint_every == AUTO or (whole(self.checkpoint_every) and 0 <= self.checkpoint_every <= MAX_DAYS),
+            "checkpoint_every",
+            f"must be 'auto' or in 0..{MAX_DAYS}",
+        )
         need(isinstance(self.code_version, str), "code_version", "expected text")
-        need(whole(self.panel) and 0 <= self.panel <= min(self.population, MAX_PANEL), "panel",
-             f"must be in 0..min(population, {MAX_PANEL})")  # fmt: skip
+        need(
+            whole(self.panel) and 0 <= self.panel <= min(self.population, MAX_PANEL),
+            "panel",
+            f"must be in 0..min(population, {MAX_PANEL})",
+        )
 
     def scenario(self, source: str = "inputs") -> Scenario:
         return from_toml(self.scenario_toml, f"{source}: scenario_toml")
 
     def plan(self) -> Plan:
-        return compile_plan(self.scenario(), self.population, self.seed, Histogram(self.hist_bins, self.hist_every),
-                            self.panel)  # fmt: skip
+        return compile_plan(
+            self.scenario(), self.population, self.seed, Histogram(self.hist_bins, self.hist_every), self.panel
+        )
 
     def to_bytes(self) -> bytes:
         from credsim.version import __version__

@@ -104,7 +104,8 @@ class Work:
                 else:
                     day = describe_day(path)
                     reached = {0: "no checkpoint yet", -1: "its checkpoint is damaged"}.get(
-                        day, f"checkpoint at day {day}")  # fmt: skip
+                        day, f"checkpoint at day {day}"
+                    )
                     raise CredsimError(
                         f"out: {path} holds an unfinished run of {work.out} ({reached}); continue it with "
                         f"`credsim resume {path}`, or run again with --restart to discard it and start from day 1"
@@ -197,12 +198,16 @@ class Work:
         self.lock()
         try:
             ours = {INPUTS, CHECKPOINT, LOCK}
-            others = [p.name for p in self.path.iterdir()
-                      if p.name not in ours and not (p.name.startswith(f".{CHECKPOINT}.tmp-") or
-                                                     p.name.startswith(f".{INPUTS}.tmp-"))]  # fmt: skip
+            others = [
+                p.name
+                for p in self.path.iterdir()
+                if p.name not in ours
+                and not (p.name.startswith(f".{CHECKPOINT}.tmp-") or p.name.startswith(f".{INPUTS}.tmp-"))
+            ]
             if others:
-                raise CredsimError(f"out: {self.path} holds {others[0]!r}, which credsim did not write; "
-                                   "move it away before --restart")  # fmt: skip
+                raise CredsimError(
+                    f"out: {self.path} holds {others[0]!r}, which credsim did not write; move it away before --restart"
+                )
             for p in self.path.iterdir():
                 if p.name != LOCK:
                     p.unlink()

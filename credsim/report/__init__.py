@@ -38,8 +38,14 @@ HIDDEN_METRICS = set(COUNT_METRICS)
 class ReportInput:
     """What a report shows: runs by label (baseline first), the baseline's label, scorecards, verdicts."""
 
-    def __init__(self, runs: dict[str, RunResult], baseline: str | None, cards: dict[str, dict] | None,
-                 verdicts: dict[str, str], notes: list[str]):  # fmt: skip
+    def __init__(
+        self,
+        runs: dict[str, RunResult],
+        baseline: str | None,
+        cards: dict[str, dict] | None,
+        verdicts: dict[str, str],
+        notes: list[str],
+    ):
         self.runs, self.baseline, self.cards, self.verdicts, self.notes = runs, baseline, cards, verdicts, notes
         #: with ``compare --seeds K`` (K > 1): the seeds, and per scenario and metric the 95% interval of the mean
         self.seeds: list[int] = []
@@ -65,12 +71,19 @@ def prepare(obj) -> ReportInput:
         if not runs:
             raise CredsimError("report: the comparison holds no runs")
         order = [obj.baseline] + [n for n in runs if n != obj.baseline] if obj.baseline in runs else list(runs)
-        inp = ReportInput({n: runs[n] for n in order}, obj.baseline if obj.baseline in runs else None,
-                          dict(obj.cards), dict(obj.verdicts), [])  # fmt: skip
+        inp = ReportInput(
+            {n: runs[n] for n in order},
+            obj.baseline if obj.baseline in runs else None,
+            dict(obj.cards),
+            dict(obj.verdicts),
+            [],
+        )
         if obj.intervals:  # compare --seeds K: the charts draw the first seed's runs
             inp.seeds, inp.intervals = list(obj.seeds), dict(obj.intervals)
-            inp.notes.append(f"The charts below draw the runs of seed {obj.seeds[0]}; the scorecard gives means over "
-                             f"seeds {obj.seeds[0]}..{obj.seeds[-1]}.")  # fmt: skip
+            inp.notes.append(
+                f"The charts below draw the runs of seed {obj.seeds[0]}; the scorecard gives means over "
+                f"seeds {obj.seeds[0]}..{obj.seeds[-1]}."
+            )
         return inp
     if isinstance(obj, RunResult):
         obj = [obj]
@@ -102,8 +115,10 @@ def prepare(obj) -> ReportInput:
             notes.append(f"{label}: not scored ({str(err).removeprefix('compare: ')})")
             continue
         if r.seed != base.seed:
-            notes.append(f"{label}: seed {r.seed} differs from the baseline's {base.seed}, so its differences "
-                         "include chance as well as the system's effect")  # fmt: skip
+            notes.append(
+                f"{label}: seed {r.seed} differs from the baseline's {base.seed}, so its differences "
+                "include chance as well as the system's effect"
+            )
         cards[label] = scorecard(r.daily, r.scenario, base.daily, base.population)
         if label != base_label:
             verdicts[label] = verdict(label, cards[label], base.population, base.days)
@@ -141,8 +156,10 @@ def _scorecard_html(inp: ReportInput) -> str:
         if metric in HIDDEN_METRICS:
             continue
         unit, words = metric_label(metric)
-        cells = "".join(f"<td>{_fmt(inp.cards[n][metric]) if metric in inp.cards[n] else '—'}"
-                        f"{_interval_html(inp, n, metric)}</td>" for n in names)  # fmt: skip
+        cells = "".join(
+            f"<td>{_fmt(inp.cards[n][metric]) if metric in inp.cards[n] else '—'}{_interval_html(inp, n, metric)}</td>"
+            for n in names
+        )
         body.append(f"<tr><th scope='row'>{e(words[:1].upper() + words[1:])}</th><td class='unit'>{e(unit)}</td>{cells}</tr>")
     verdicts = "".join(f"<p class='verdict'><strong>{e(n)}:</strong> {e(t)}</p>" for n, t in inp.verdicts.items())
     notes = "".join(f"<p class='note'>{e(n)}</p>" for n in inp.notes)
@@ -217,9 +234,11 @@ def render_html(inp: ReportInput, charts: list[Chart]) -> str:
         f"<td>{e(r.backend)}</td><td>{e(r.run_id or '—')}</td></tr>"
         for label, r in inp.runs.items()
     )
-    runs_table = ("<table id='runs-table'><thead><tr><th scope='col'>Scenario</th><th scope='col'>People</th>"
-                  "<th scope='col'>Days</th><th scope='col'>Seed</th><th scope='col'>Backend</th>"
-                  f"<th scope='col'>Run id</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip
+    runs_table = (
+        "<table id='runs-table'><thead><tr><th scope='col'>Scenario</th><th scope='col'>People</th>"
+        "<th scope='col'>Days</th><th scope='col'>Seed</th><th scope='col'>Backend</th>"
+        f"<th scope='col'>Run id</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
     nav = "".join(f"<a href='#{c.key}'>{e(c.heading)}</a>" for c in charts)
     if inp.cards:
         nav = "<a href='#scorecard'>Scorecard</a>" + nav

@@ -40,8 +40,10 @@ def register(app: typer.Typer) -> None:
                     try:
                         cat = Catalog(catalog, create=False)
                     except CredsimError:
-                        raise CredsimError(f"report: {spec} is not a run folder, and there is no catalog "
-                                           f"{Catalog(catalog).path} to look its id up in") from None  # fmt: skip
+                        raise CredsimError(
+                            f"report: {spec} is not a run folder, and there is no catalog "
+                            f"{Catalog(catalog).path} to look its id up in"
+                        ) from None
                 runs.append(cat.load(spec))
             path = write_report(runs, out, figures=figures)
         err_console.print(f"report: {path.resolve()}")

@@ -29,17 +29,23 @@ def policy_html(runs: dict[str, RunResult]) -> str:
             blocks.append(f"<h3>{e(label)}</h3><ul>{''.join(items)}</ul>")
     if not blocks:
         return ""
-    return ("<section id='policy'><h2>Mechanisms and policy over time</h2>"
-            "<p class='about'>What each system does beyond the score and the list (MODEL.md §8), and each change "
-            "of policy during the run: from its first day on, the values shown replace the ones before.</p>"
-            f"{''.join(blocks)}</section>")  # fmt: skip
+    return (
+        "<section id='policy'><h2>Mechanisms and policy over time</h2>"
+        "<p class='about'>What each system does beyond the score and the list (MODEL.md §8), and each change "
+        "of policy during the run: from its first day on, the values shown replace the ones before.</p>"
+        f"{''.join(blocks)}</section>"
+    )
 
 
 def points_text(scenario: Scenario, channel: str) -> str:
     """A channel's points over the run: ``-10``, or ``-10 (0 from day 61)`` when a schedule changes them."""
     base = next(c.points for c in scenario.channel if c.name == channel)
-    later = [(entry.day, change.new) for entry in schedule_entries(scenario) for change in entry.changes
-             if change.path == f"channel.{channel}.points"]  # fmt: skip
+    later = [
+        (entry.day, change.new)
+        for entry in schedule_entries(scenario)
+        for change in entry.changes
+        if change.path == f"channel.{channel}.points"
+    ]
     if not later:
         return _signed(base)
     return f"{_signed(base)} ({', '.join(f'{_signed(p)} from day {d}' for d, p in later)})"

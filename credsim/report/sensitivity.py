@@ -30,42 +30,70 @@ def _chart(result, metric: str) -> Chart:
     sobol = result.method == "sobol"
     values = []
     for r in rows:
-        pairs = ((("ST", "ST_conf", "total (ST)"), ("S1", "S1_conf", "first-order (S1)")) if sobol
-                 else (("mu_star", "mu_star_conf", "mu*"), ("sigma", None, "sigma")))  # fmt: skip
+        pairs = (
+            (("ST", "ST_conf", "total (ST)"), ("S1", "S1_conf", "first-order (S1)"))
+            if sobol
+            else (("mu_star", "mu_star_conf", "mu*"), ("sigma", None, "sigma"))
+        )
         for key, conf, label in pairs:
             v = r[key]
             if v != v:
                 continue
             c = r[conf] if conf and r[conf] == r[conf] else 0.0
-            values.append({"parameter": r["parameter"], "index": label, "value": round(v, 5),
-                           "low": round(v - c, 5), "high": round(v + c, 5)})  # fmt: skip
+            values.append(
+                {
+                    "parameter": r["parameter"],
+                    "index": label,
+                    "value": round(v, 5),
+                    "low": round(v - c, 5),
+                    "high": round(v + c, 5),
+                }
+            )
     title = "Sobol' index" if sobol else f"elementary effect ({unit})" if unit else "elementary effect"
     labels = ["total (ST)", "first-order (S1)"] if sobol else ["mu*", "sigma"]
-    colour = {"field": "index", "type": "nominal", "title": None,
-              "scale": {"domain": labels, "range": [OKABE_ITO[2], OKABE_ITO[4]]}}  # fmt: skip
+    colour = {
+        "field": "index",
+        "type": "nominal",
+        "title": None,
+        "scale": {"domain": labels, "range": [OKABE_ITO[2], OKABE_ITO[4]]},
+    }
     y = {"field": "parameter", "type": "nominal", "sort": order, "title": None, "axis": {"labelLimit": 320}}
     spec = {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
-        "width": WIDTH - 340, "height": {"step": 14},
+        "width": WIDTH - 340,
+        "height": {"step": 14},
         "data": {"values": values},
         "encoding": {"y": y, "yOffset": {"field": "index", "sort": labels}, "color": colour},
         "layer": [
-            {"mark": {"type": "bar", "height": {"band": 0.9}},
-             "encoding": {"x": {"field": "value", "type": "quantitative", "title": title},
-                          "tooltip": [{"field": "parameter"}, {"field": "index"}, {"field": "value", "format": ".3f"},
-                                      {"field": "low", "title": "95% low", "format": ".3f"},
-                                      {"field": "high", "title": "95% high", "format": ".3f"}]}},
-            {"mark": {"type": "rule"},
-             "encoding": {"x": {"field": "low", "type": "quantitative"}, "x2": {"field": "high"}}},
+            {
+                "mark": {"type": "bar", "height": {"band": 0.9}},
+                "encoding": {
+                    "x": {"field": "value", "type": "quantitative", "title": title},
+                    "tooltip": [
+                        {"field": "parameter"},
+                        {"field": "index"},
+                        {"field": "value", "format": ".3f"},
+                        {"field": "low", "title": "95% low", "format": ".3f"},
+                        {"field": "high", "title": "95% high", "format": ".3f"},
+                    ],
+                },
+            },
+            {
+                "mark": {"type": "rule"},
+                "encoding": {"x": {"field": "low", "type": "quantitative"}, "x2": {"field": "high"}},
+            },
         ],
         "config": CONFIG,
-    }  # fmt: skip
+    }
     note = result.indices[metric]["note"]
     about = f"{words[:1].upper() + words[1:]}{f' ({unit})' if unit else ''}: "
-    about += ("share of its variance over the design due to each parameter, alone (S1) and with its interactions "
-              "(ST); the thin line across each bar is its 95% bootstrap interval." if sobol else
-              "mean absolute elementary effect (mu*, with its 95% bootstrap interval) and their spread (sigma: "
-              "interactions or non-linearity).")  # fmt: skip
+    about += (
+        "share of its variance over the design due to each parameter, alone (S1) and with its interactions "
+        "(ST); the thin line across each bar is its 95% bootstrap interval."
+        if sobol
+        else "mean absolute elementary effect (mu*, with its 95% bootstrap interval) and their spread (sigma: "
+        "interactions or non-linearity)."
+    )
     return Chart(f"sa-{metric}", metric, about, spec, [f"No indices: the metric is {note}."] if note else [])
 
 
@@ -73,12 +101,18 @@ def render(result) -> str:
     e = html.escape
     charts = [_chart(result, m) for m in result.metrics if not result.indices[m]["note"]]
     skipped = [(m, result.indices[m]["note"]) for m in result.metrics if result.indices[m]["note"]]
-    params = "".join(f"<tr><th scope='row'>{e(r.path)}</th><td>{r.low:g}</td><td>{r.high:g}</td>"
-                     f"<td class='unit'>{'integer' if r.integer else 'real'}{', also in the baseline' if r.world else ''}"
-                     "</td></tr>" for r in result.ranges)  # fmt: skip
+    params = "".join(
+        f"<tr><th scope='row'>{e(r.path)}</th><td>{r.low:g}</td><td>{r.high:g}</td>"
+        f"<td class='unit'>{'integer' if r.integer else 'real'}{', also in the baseline' if r.world else ''}"
+        "</td></tr>"
+        for r in result.ranges
+    )
     k = len(result.seeds)
-    method = ("Sobol' indices (Saltelli's scheme on a scrambled Sobol' sequence, SALib): first-order S1 and total ST"
-              if result.method == "sobol" else "Morris elementary effects (SALib): mu* and sigma")  # fmt: skip
+    method = (
+        "Sobol' indices (Saltelli's scheme on a scrambled Sobol' sequence, SALib): first-order S1 and total ST"
+        if result.method == "sobol"
+        else "Morris elementary effects (SALib): mu* and sigma"
+    )
     sections = "".join(
         f"<section id='{c.key}'><h3>{e(c.heading)}</h3><p class='about'>{e(c.about)}</p>"
         f"<div class='chart' id='chart-{c.key}' role='img' aria-label='{e(c.heading)}'></div></section>"

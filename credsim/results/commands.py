@@ -25,8 +25,9 @@ def load_run(spec: str, catalog: Optional[Path], what: str = "explain"):
     try:
         cat = Catalog(catalog, create=False)
     except CredsimError:
-        raise CredsimError(f"{what}: {spec} is not a run folder, and there is no catalog {Catalog(catalog).path} "
-                           "to look its id up in") from None  # fmt: skip
+        raise CredsimError(
+            f"{what}: {spec} is not a run folder, and there is no catalog {Catalog(catalog).path} to look its id up in"
+        ) from None
     return cat.load(spec)
 
 
@@ -35,8 +36,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("explain")
     def explain(
-        run: str = typer.Argument(..., metavar="RUN", help="A run folder written with --panel K, or a run id from "
-                                  "`credsim runs`."),  # fmt: skip
+        run: str = typer.Argument(
+            ..., metavar="RUN", help="A run folder written with --panel K, or a run id from `credsim runs`."
+        ),
         agent: str = typer.Argument(..., metavar="AGENT", help="A tracked agent's id (the panel's ids are (j*N)//K)."),
         as_json: bool = typer.Option(False, "--json", help="Print the story, its totals and its events as JSON."),
         catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP),
@@ -58,11 +60,24 @@ def register(app: typer.Typer) -> None:
         if not story.events:
             return
         table = Table(title=f"agent {story.agent}: events", title_justify="left")
-        for col, just in (("day", "right"), ("event", "left"), ("channel", "left"), ("detail", "left"),
-                          ("own", "right"), ("public", "right"), ("line", "right"), ("listed", "right")):  # fmt: skip
+        for col, just in (
+            ("day", "right"),
+            ("event", "left"),
+            ("channel", "left"),
+            ("detail", "left"),
+            ("own", "right"),
+            ("public", "right"),
+            ("line", "right"),
+            ("listed", "right"),
+        ):
             table.add_column(col, justify=just, overflow="fold")
         for e in story.events:
-            table.add_row(str(e["day"]), e["event"], e["channel"] or "", e["detail"] or "",
-                          *(str(e[c]) if c in e else "" for c in ("own", "public", "threshold")),
-                          ("yes" if e["listed"] else "no") if "listed" in e else "")  # fmt: skip
+            table.add_row(
+                str(e["day"]),
+                e["event"],
+                e["channel"] or "",
+                e["detail"] or "",
+                *(str(e[c]) if c in e else "" for c in ("own", "public", "threshold")),
+                ("yes" if e["listed"] else "no") if "listed" in e else "",
+            )
         out_console.print(table)

@@ -61,16 +61,20 @@ class Comparison:
         if self.intervals:
             out["seeds"] = list(self.seeds)
             out["interval"] = INTERVAL_METHOD
-            out["intervals"] = {n: {k: [clean(lo), clean(hi)] for k, (lo, hi) in iv.items()}
-                                for n, iv in self.intervals.items()}  # fmt: skip
-            out["per_seed"] = {n: {k: [clean(c[n][k]) for c in self.seed_cards] for k in self.cards[n]}
-                               for n in self.cards}  # fmt: skip
+            out["intervals"] = {
+                n: {k: [clean(lo), clean(hi)] for k, (lo, hi) in iv.items()} for n, iv in self.intervals.items()
+            }
+            out["per_seed"] = {
+                n: {k: [clean(c[n][k]) for c in self.seed_cards] for k in self.cards[n]} for n in self.cards
+            }
         return out
 
 
 #: How ``compare --seeds K`` summarises the K paired values of a figure (said in the table, JSON, report).
-INTERVAL_METHOD = ("95% Student-t interval over the K paired values (one per seed, each scenario against the "
-                   "baseline with the same seed): mean ± t(0.975, K-1) · sd / √K")  # fmt: skip
+INTERVAL_METHOD = (
+    "95% Student-t interval over the K paired values (one per seed, each scenario against the "
+    "baseline with the same seed): mean ± t(0.975, K-1) · sd / √K"
+)
 #: Most seeds of one comparison.
 MAX_SEEDS = 1000
 
@@ -107,15 +111,28 @@ def summarise_seeds(seed_cards: list[dict[str, dict[str, float]]]) -> tuple[dict
 def days_per_prevented(seed_cards: list[dict[str, dict[str, float]]], name: str) -> tuple[float, float, float]:
     """The verdict's "person-days on the list per offence prevented": (mean, low, high) over the seeds
     where some offence was prevented."""
-    ratios = [c[name]["listed_person_days"] / c[name]["offences_prevented"] for c in seed_cards
-              if c[name]["offences_prevented"] > 0]  # fmt: skip
+    ratios = [
+        c[name]["listed_person_days"] / c[name]["offences_prevented"]
+        for c in seed_cards
+        if c[name]["offences_prevented"] > 0
+    ]
     return t_interval(ratios)
 
 
 def run_or_reuse(
-    catalog: Catalog | None, spec, population: int, days: int, seed: int, *, backend: str = "cpu",
-    hist_bins: int = 0, hist_every: int = 1, progress: Callable | None = None, reuse: bool = True, panel: int = 0,
-) -> tuple[RunResult, bool]:  # fmt: skip
+    catalog: Catalog | None,
+    spec,
+    population: int,
+    days: int,
+    seed: int,
+    *,
+    backend: str = "cpu",
+    hist_bins: int = 0,
+    hist_every: int = 1,
+    progress: Callable | None = None,
+    reuse: bool = True,
+    panel: int = 0,
+) -> tuple[RunResult, bool]:
     """A stored run with the same inputs and code version (and a panel of the same K when ``panel``),
     else a fresh run (stored)."""
     name, sc = _resolve(spec)
@@ -126,18 +143,39 @@ def run_or_reuse(
             result.name = name
             return result, True
     on_day = progress(name) if progress else None
-    result = simulate(sc, population, days, seed, backend=backend, hist_bins=hist_bins, hist_every=hist_every,
-                      name=name, on_day=on_day, panel=panel)  # fmt: skip
+    result = simulate(
+        sc,
+        population,
+        days,
+        seed,
+        backend=backend,
+        hist_bins=hist_bins,
+        hist_every=hist_every,
+        name=name,
+        on_day=on_day,
+        panel=panel,
+    )
     if catalog is not None:
         catalog.add(result)
     return result, False
 
 
 def compare(
-    specs: list, population, days, seed, *, baseline: str = BASELINE, catalog: Catalog | None = None,
-    backend: str = "cpu", hist_bins: int = 400, hist_every: int | None = None, progress: Callable | None = None,
-    reuse: bool = True, panel: int | None = 0, seeds: int = 1,
-) -> Comparison:  # fmt: skip
+    specs: list,
+    population,
+    days,
+    seed,
+    *,
+    baseline: str = BASELINE,
+    catalog: Catalog | None = None,
+    backend: str = "cpu",
+    hist_bins: int = 400,
+    hist_every: int | None = None,
+    progress: Callable | None = None,
+    reuse: bool = True,
+    panel: int | None = 0,
+    seeds: int = 1,
+) -> Comparison:
     """Run (or reuse) the baseline and every scenario, and score each against the baseline.
 
     A spec is a preset name, a TOML path, a Scenario (named "custom") or a ``(name, Scenario)`` pair.
@@ -170,8 +208,10 @@ def compare(
         name, sc = _resolve(spec)
         if name == base_name:
             if sc != base_sc:
-                raise CredsimError(f"compare: scenario {spec!r} is named like the baseline {base_name!r} but differs "
-                                   "from it; rename the file")  # fmt: skip
+                raise CredsimError(
+                    f"compare: scenario {spec!r} is named like the baseline {base_name!r} but differs "
+                    "from it; rename the file"
+                )
             continue
         if any(name == e[1] for e in entries):
             raise CredsimError(f"compare: scenario name {name!r} appears twice")
@@ -185,9 +225,19 @@ def compare(
         results: dict[str, RunResult] = {}
         reused: dict[str, bool] = {}
         for spec, name, _ in entries:
-            results[name], reused[name] = run_or_reuse(catalog, spec, n, d, seed_k, backend=backend,
-                                                       hist_bins=hist_bins, hist_every=hist_every, progress=progress,
-                                                       reuse=reuse, panel=k_panel)  # fmt: skip
+            results[name], reused[name] = run_or_reuse(
+                catalog,
+                spec,
+                n,
+                d,
+                seed_k,
+                backend=backend,
+                hist_bins=hist_bins,
+                hist_every=hist_every,
+                progress=progress,
+                reuse=reuse,
+                panel=k_panel,
+            )
         base_daily = results[base_name].daily
         all_results.append(results)
         all_reused.append(reused)
@@ -197,9 +247,29 @@ def compare(
         verdicts = {name: verdict(name, cards[name], n, d) for name in cards if name != base_name}
         return Comparison(base_name, all_results[0], cards, verdicts, all_reused[0])
     cards, intervals = summarise_seeds(all_cards)
-    verdicts = {name: verdict(name, cards[name], n, d, intervals=intervals[name], seeds=seeds,
-                              per_prevented=days_per_prevented(all_cards, name))
-                for name in cards if name != base_name}  # fmt: skip
+    verdicts = {
+        name: verdict(
+            name,
+            cards[name],
+            n,
+            d,
+            intervals=intervals[name],
+            seeds=seeds,
+            per_prevented=days_per_prevented(all_cards, name),
+        )
+        for name in cards
+        if name != base_name
+    }
     reused = {name: all(r[name] for r in all_reused) for name in cards}
-    return Comparison(base_name, all_results[0], cards, verdicts, reused, list(range(s, s + seeds)), all_results,
-                      all_reused, all_cards, intervals)  # fmt: skip
+    return Comparison(
+        base_name,
+        all_results[0],
+        cards,
+        verdicts,
+        reused,
+        list(range(s, s + seeds)),
+        all_results,
+        all_reused,
+        all_cards,
+        intervals,
+    )

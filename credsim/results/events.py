@@ -86,8 +86,12 @@ def panel_events(panel: np.ndarray, agents: np.ndarray, thresholds: np.ndarray, 
     days, k = panel.shape[0], panel.shape[1]
     names = [c.name for c in scenario.channel]
     if days == 0 or k == 0:
-        return pd.DataFrame({c: pd.Series(dtype=object if c in ("event", "channel_name", "detail") else np.int64)
-                             for c in EVENT_COLUMNS})  # fmt: skip
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype=object if c in ("event", "channel_name", "detail") else np.int64)
+                for c in EVENT_COLUMNS
+            }
+        )
     pe = panel[:, :, L.PN_EVENTS].astype(np.int64)
     own = panel[:, :, L.PN_OWN].astype(np.int64)
     pub = panel[:, :, L.PN_PUBLIC].astype(np.int64)
@@ -119,8 +123,15 @@ def panel_events(panel: np.ndarray, agents: np.ndarray, thresholds: np.ndarray, 
     if init.any():
         j = np.nonzero(init)[0]
         detail = "owing" if scenario.exit is not None else ""
-        parts.append((np.zeros(len(j), np.int64), j, "initially_listed", np.full(len(j), -1, np.int64),
-                      np.full(len(j), detail, object)))  # fmt: skip
+        parts.append(
+            (
+                np.zeros(len(j), np.int64),
+                j,
+                "initially_listed",
+                np.full(len(j), -1, np.int64),
+                np.full(len(j), detail, object),
+            )
+        )
     # wrongful attributions, with the points of that channel under the day's policy
     wrong = fc >= 0
     add("wrongful_attribution", wrong, fc, lambda d, j: texts("{} point{s}", points[d, fc[d, j]]))
@@ -129,8 +140,12 @@ def panel_events(panel: np.ndarray, agents: np.ndarray, thresholds: np.ndarray, 
     last_filed = _last_index(filed)
     before = np.vstack([np.full((1, k), -1, np.int32), last_filed[:-1]])
     decided_ch = np.where(before >= 0, np.take_along_axis(fc, np.maximum(before, 0), axis=0), -1)
-    add("appeal_upheld", has(L.PE_UPHELD), decided_ch,
-        lambda d, j: texts("{} point{s} refunded", -points[d, decided_ch[d, j]]))  # fmt: skip
+    add(
+        "appeal_upheld",
+        has(L.PE_UPHELD),
+        decided_ch,
+        lambda d, j: texts("{} point{s} refunded", -points[d, decided_ch[d, j]]),
+    )
     add("appeal_rejected", has(L.PE_REJECTED), decided_ch, "rejected")
     add("appeal_filed", filed, fc, "pending")
     add("settled", has(L.PE_SETTLED), None, lambda d, j: texts("+{} point{s}", settle[d]))
@@ -147,8 +162,13 @@ def panel_events(panel: np.ndarray, agents: np.ndarray, thresholds: np.ndarray, 
     entry_ch = np.where(forced, tc, np.where(~spouse & wrongful_record, wrong_ch, -1))
 
     def entry_reason(d, j):
-        return np.where(forced[d, j], "forced", np.where(spouse[d, j], "spouse_pull",
-                        np.where(wrongful_record[d, j], "wrongful_attribution", "below_line")))  # fmt: skip
+        return np.where(
+            forced[d, j],
+            "forced",
+            np.where(
+                spouse[d, j], "spouse_pull", np.where(wrongful_record[d, j], "wrongful_attribution", "below_line")
+            ),
+        )
 
     add("entered", entered, entry_ch, entry_reason)
     add("renewed", forced & ~entered, tc, "forced")
@@ -157,8 +177,11 @@ def panel_events(panel: np.ndarray, agents: np.ndarray, thresholds: np.ndarray, 
     add("term_over", term, None, lambda d, j: np.where(left[d, j], "left", "stayed"))
 
     def exit_reason(d, j):
-        return np.where(has(L.PE_SETTLED)[d, j], "settled", np.where(term[d, j], "term_over",
-                        np.where(has(L.PE_UPHELD)[d, j], "appeal_upheld", "above_line")))  # fmt: skip
+        return np.where(
+            has(L.PE_SETTLED)[d, j],
+            "settled",
+            np.where(term[d, j], "term_over", np.where(has(L.PE_UPHELD)[d, j], "appeal_upheld", "above_line")),
+        )
 
     add("left", left, None, exit_reason)
 
@@ -173,16 +196,29 @@ def panel_events(panel: np.ndarray, agents: np.ndarray, thresholds: np.ndarray, 
     s = np.lexsort((order, j, day))
     ch = ch[s]
     lookup = np.array(names + [""], object)
-    return pd.DataFrame({
-        "day": day[s].astype(np.int64), "agent": np.asarray(agents, np.int64)[j[s]], "event": event[s],
-        "channel": ch, "channel_name": lookup[np.where(ch >= 0, ch, len(names))], "detail": detail[s],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "day": day[s].astype(np.int64),
+            "agent": np.asarray(agents, np.int64)[j[s]],
+            "event": event[s],
+            "channel": ch,
+            "channel_name": lookup[np.where(ch >= 0, ch, len(names))],
+            "detail": detail[s],
+        }
+    )
 
 
 #: The kernel bits (layout.PE_*) each event stands for.
-_BITS = {"entered": L.PE_ENTERED, "left": L.PE_LEFT, "renewed": L.PE_FORCED, "settled": L.PE_SETTLED,
-         "appeal_filed": L.PE_FILED, "appeal_upheld": L.PE_UPHELD, "appeal_rejected": L.PE_REJECTED,
-         "term_over": L.PE_TERM_OVER}  # fmt: skip
+_BITS = {
+    "entered": L.PE_ENTERED,
+    "left": L.PE_LEFT,
+    "renewed": L.PE_FORCED,
+    "settled": L.PE_SETTLED,
+    "appeal_filed": L.PE_FILED,
+    "appeal_upheld": L.PE_UPHELD,
+    "appeal_rejected": L.PE_REJECTED,
+    "term_over": L.PE_TERM_OVER,
+}
 
 
 def event_bits(events: pd.DataFrame, days: int, agents: np.ndarray) -> np.ndarray:
@@ -199,8 +235,9 @@ def event_bits(events: pd.DataFrame, days: int, agents: np.ndarray) -> np.ndarra
     if ((day < 1) | (day > days)).any() or (j >= len(agents)).any() or (agents[j_ok] != ev["agent"].to_numpy()).any():
         raise ValueError("an event names a day or an agent that is not in the panel")
     bits = ev["event"].map(_BITS).to_numpy(np.int64)
-    bits = np.where((ev["event"] == "entered").to_numpy() & (ev["detail"] == "forced").to_numpy(),
-                    bits | L.PE_FORCED, bits)  # fmt: skip
+    bits = np.where(
+        (ev["event"] == "entered").to_numpy() & (ev["detail"] == "forced").to_numpy(), bits | L.PE_FORCED, bits
+    )
     np.bitwise_or.at(out, (day - 1, j), bits.astype(np.int16))
     return out
 

@@ -40,8 +40,9 @@ def csv_bytes(columns: list[str], rows: np.ndarray) -> bytes:
         import pyarrow as pa
         import pyarrow.csv as pc
 
-        table = pa.Table.from_arrays([pa.array(rows[:, i]) for i in range(rows.shape[1])],
-                                     names=[f"c{i}" for i in range(rows.shape[1])])  # fmt: skip
+        table = pa.Table.from_arrays(
+            [pa.array(rows[:, i]) for i in range(rows.shape[1])], names=[f"c{i}" for i in range(rows.shape[1])]
+        )
         sink = pa.BufferOutputStream()
         pc.write_csv(table, sink, pc.WriteOptions(include_header=False, quoting_style="none"))
         return header + sink.getvalue().to_pybytes()

@@ -89,14 +89,18 @@ def check_comparable(scenario: Scenario, baseline: Scenario, name: str, days: in
     and activities (names, order, kinds, base rates) in every plan in force (MODEL.md §8.4: a schedule
     may change a ``base``); only the system may differ. ``days``: only switches up to that day count."""
     if [c.name for c in scenario.channel] != [c.name for c in baseline.channel]:
-        raise CredsimError(f"compare: scenario {name!r} has channels that differ from the baseline's; "
-                           "a scorecard needs the same channels in the same order")  # fmt: skip
+        raise CredsimError(
+            f"compare: scenario {name!r} has channels that differ from the baseline's; "
+            "a scorecard needs the same channels in the same order"
+        )
     if [a.name for a in scenario.activity] != [a.name for a in baseline.activity]:
         raise CredsimError(f"compare: scenario {name!r} has activities that differ from the baseline's")
     for field in WORLD_FIELDS["population"]:
         if getattr(scenario.population, field) != getattr(baseline.population, field):
-            raise CredsimError(f"compare: scenario {name!r} differs from the baseline in population.{field}; "
-                               "only the system may differ for a scorecard (same world, same draws)")  # fmt: skip
+            raise CredsimError(
+                f"compare: scenario {name!r} differs from the baseline in population.{field}; "
+                "only the system may differ for a scorecard (same world, same draws)"
+            )
     ours, theirs = policies_in_force(scenario), policies_in_force(baseline)
     switch = sorted({d for d, _ in ours} | {d for d, _ in theirs})
     for day in (d for d in switch if days is None or d <= days):
@@ -158,8 +162,10 @@ def csm2_metrics(daily: pd.DataFrame, population: int) -> dict[str, float]:
     """
     daily = _columns(daily)
     wrongful = int(daily["listed_wrongly_flagged"].sum())
-    out: dict[str, float] = {"wrongful_listing_person_days": float(wrongful),
-                             "wrongful_listing_days_per_capita": wrongful / population}  # fmt: skip
+    out: dict[str, float] = {
+        "wrongful_listing_person_days": float(wrongful),
+        "wrongful_listing_days_per_capita": wrongful / population,
+    }
     if EXIT_COLUMN in daily:
         out["settlements"] = float(daily["settlements"].sum())
         out["term_exits"] = float(daily["term_exits"].sum())
@@ -207,9 +213,11 @@ def _csm2_sentences(card: dict[str, float]) -> list[str]:
     parts = []
     if "settlements" in card:
         settled, term = card["settlements"], card["term_exits"]
-        parts.append(f"There were {_count(settled, 'settlement', 'settlements')} (a listed person paying the "
-                     f"obligation that kept them on the list), and {_count(term, 'listing', 'listings')} ended "
-                     "because the listing term ran out.")  # fmt: skip
+        parts.append(
+            f"There were {_count(settled, 'settlement', 'settlements')} (a listed person paying the "
+            f"obligation that kept them on the list), and {_count(term, 'listing', 'listings')} ended "
+            "because the listing term ran out."
+        )
     if "appeals_filed" in card:
         filed = card["appeals_filed"]
         decided = card["appeals_upheld"] + card["appeals_rejected"]
@@ -218,11 +226,15 @@ def _csm2_sentences(card: dict[str, float]) -> list[str]:
         elif decided == 0:
             text = f"{_count(filed, 'appeal was', 'appeals were')} filed and none was decided"
         else:
-            text = (f"{_count(filed, 'appeal was', 'appeals were')} filed; {_fmt(card['appeals_upheld_pct'], 0)}% of "
-                    f"the {decided:,.0f} decided were upheld")  # fmt: skip
+            text = (
+                f"{_count(filed, 'appeal was', 'appeals were')} filed; {_fmt(card['appeals_upheld_pct'], 0)}% of "
+                f"the {decided:,.0f} decided were upheld"
+            )
         per = _fmt(card["wrongful_listing_days_per_capita"], 3)
-        parts.append(f"{text}; people spent {card['wrongful_listing_person_days']:,.0f} person-days on the list "
-                     f"while holding a wrongful record ({per} per person).")  # fmt: skip
+        parts.append(
+            f"{text}; people spent {card['wrongful_listing_person_days']:,.0f} person-days on the list "
+            f"while holding a wrongful record ({per} per person)."
+        )
     return parts
 
 
@@ -236,8 +248,16 @@ def _ci(intervals: dict | None, metric: str, unit: str = "", digits: int = 1, le
     return f"{lead}95% interval {_fmt(lo, digits)}–{_fmt(hi, digits)}{unit}{tail}"
 
 
-def verdict(name: str, card: dict[str, float], population: int, days: int, *, intervals: dict | None = None,
-            seeds: int = 1, per_prevented: tuple[float, float, float] | None = None) -> str:  # fmt: skip
+def verdict(
+    name: str,
+    card: dict[str, float],
+    population: int,
+    days: int,
+    *,
+    intervals: dict | None = None,
+    seeds: int = 1,
+    per_prevented: tuple[float, float, float] | None = None,
+) -> str:
     """A few sentences in plain words, every number taken from the scorecard.
 
     With K > 1 seeds (``compare --seeds``): ``card`` holds means over the seeds, ``intervals`` each
@@ -277,7 +297,9 @@ def verdict(name: str, card: dict[str, float], population: int, days: int, *, in
         )
     parts += _csm2_sentences(card)
     if card["lawful_suppressed_pct"] and not math.isnan(card["lawful_suppressed_pct"]):
-        parts.append(f"Lawful behaviour that the system penalises fell by {_fmt(card['lawful_suppressed_pct'])}%"
-                     f"{_ci(iv, 'lawful_suppressed_pct', '%')}.")  # fmt: skip
+        parts.append(
+            f"Lawful behaviour that the system penalises fell by {_fmt(card['lawful_suppressed_pct'])}%"
+            f"{_ci(iv, 'lawful_suppressed_pct', '%')}."
+        )
     parts.append(f"{_fmt(card['stress_high_pct'])}%{_ci(iv, 'stress_high_pct', '%')} ended the run in high stress.")
     return " ".join(parts)

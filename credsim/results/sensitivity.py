@@ -145,7 +145,9 @@ def with_values(scenario: Scenario, values: dict[str, int | float], source: str)
     return validate(data, source)
 
 
-def parse_ranges(text: str, scenario: Scenario, baseline: Scenario | None = None, source: str = "ranges") -> list[Range]:
+def parse_ranges(
+    text: str, scenario: Scenario, baseline: Scenario | None = None, source: str = "ranges"
+) -> list[Range]:
     """Parse and check a ranges document against the scenario (and the baseline, for world fields)."""
     try:
         doc = tomllib.loads(text.removeprefix("\ufeff"))
@@ -164,8 +166,11 @@ def parse_ranges(text: str, scenario: Scenario, baseline: Scenario | None = None
         kind = _field_type(path)
         if kind is bool or kind not in (int, float):
             raise CredsimError(f"{where}: only a numeric field can vary, and this one is not a number")
-        if (not isinstance(bounds, list) or len(bounds) != 2
-                or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds)):  # fmt: skip
+        if (
+            not isinstance(bounds, list)
+            or len(bounds) != 2
+            or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds)
+        ):
             raise CredsimError(f"{where}: expected [low, high], two numbers, got {bounds!r}")
         low, high = bounds
         if not all(math.isfinite(b) for b in bounds):
@@ -205,8 +210,11 @@ def load_ranges(path: str | os.PathLike, scenario: Scenario, baseline: Scenario 
 def problem(ranges: list[Range]) -> dict:
     """SALib's problem: integer fields span [low, high + 1) so that flooring gives each whole value
     an equal share of the design."""
-    return {"num_vars": len(ranges), "names": [r.path for r in ranges],
-            "bounds": [[r.low, r.high + 1.0 if r.integer else r.high] for r in ranges]}  # fmt: skip
+    return {
+        "num_vars": len(ranges),
+        "names": [r.path for r in ranges],
+        "bounds": [[r.low, r.high + 1.0 if r.integer else r.high] for r in ranges],
+    }
 
 
 def design(ranges: list[Range], method: str, samples: int, seed: int) -> np.ndarray:
@@ -261,7 +269,8 @@ def _stored_runs(catalog: Catalog | None, population: int, days: int) -> dict[tu
     with catalog.connect() as con:
         rows = con.execute(
             "SELECT scenario_hash, seed, run_id FROM runs WHERE complete AND population = ? AND days = ? "
-            "AND code_version = ? AND hist_bins = 0 ORDER BY created_at", [population, days, code_version()]
+            "AND code_version = ? AND hist_bins = 0 ORDER BY created_at",
+            [population, days, code_version()],
         ).fetchall()
     return {(h, int(s)): run_id for h, s, run_id in rows}
 
@@ -271,8 +280,11 @@ def _stored_daily(catalog: Catalog, run_ids: list[str]) -> dict[str, pd.DataFram
     if not run_ids:
         return {}
     with catalog.connect() as con:
-        df = con.execute("SELECT run_id, day, col, metric, value FROM daily WHERE run_id IN (SELECT unnest(?)) "
-                         "ORDER BY run_id, day, col", [run_ids]).df()  # fmt: skip
+        df = con.execute(
+            "SELECT run_id, day, col, metric, value FROM daily WHERE run_id IN (SELECT unnest(?)) "
+            "ORDER BY run_id, day, col",
+            [run_ids],
+        ).df()
     out = {}
     for run_id, part in df.groupby("run_id", sort=False):
         n_cols = int(part["col"].max()) + 1
@@ -285,8 +297,15 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def execute(jobs: list[Job], population: int, days: int, catalog: Catalog | None, *, workers: int = 1,
-            on_run: Callable[[int, int], None] | None = None) -> dict[tuple[str, int], pd.DataFrame]:  # fmt: skip
+def execute(
+    jobs: list[Job],
+    population: int,
+    days: int,
+    catalog: Catalog | None,
+    *,
+    workers: int = 1,
+    on_run: Callable[[int, int], None] | None = None,
+) -> dict[tuple[str, int], pd.DataFrame]:
     """Run the jobs → daily table by job key, storing finished runs in the catalog in batches.
 
     With ``$RAY_ADDRESS`` set: batches as Ray tasks on the cluster, one CPU each. Otherwise ``workers``
@@ -354,7 +373,7 @@ def _run_pool(jobs: list[Job], population: int, days: int, workers: int, finishe
 def _run_ray(jobs: list[Job], population: int, days: int, finished) -> None:
     """The jobs in batches as Ray tasks on the cluster at ``$RAY_ADDRESS``, one CPU and one thread each
     (a worker process keeps its loaded kernel between tasks); ``finished`` per batch."""
-    from credsim.distributed.ray_backend import ensure_ray
+    from credsim.backends.ray.pool import ensure_ray
 
     ray = ensure_ray()
     from ray.exceptions import RayError, RayTaskError
@@ -362,7 +381,9 @@ def _run_ray(jobs: list[Job], population: int, days: int, finished) -> None:
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     size = max(1, min(STORE_BATCH, len(jobs) // (cpus * 8)))
     task = ray.remote(num_cpus=1, max_retries=1)(_run_batch)
-    index = {task.remote(jobs[i : i + size], population, days, 1): jobs[i : i + size] for i in range(0, len(jobs), size)}
+    index = {
+        task.remote(jobs[i : i + size], population, days, 1): jobs[i : i + size] for i in range(0, len(jobs), size)
+    }
     pending = list(index)
     try:
         while pending:
@@ -375,7 +396,9 @@ def _run_ray(jobs: list[Job], population: int, days: int, finished) -> None:
                 text = str(cause) if isinstance(cause, CredsimError) else str(err).splitlines()[0]
                 raise CredsimError(f"sensitivity: run {batch[0].name} seed {batch[0].seed} failed: {text}") from None
             except RayError as err:
-                raise CredsimError(f"sensitivity: a batch from {batch[0].name} was lost: {str(err).splitlines()[0]}") from None
+                raise CredsimError(
+                    f"sensitivity: a batch from {batch[0].name} was lost: {str(err).splitlines()[0]}"
+                ) from None
             finished(results, batch)
     except BaseException:
         for ref in pending:
@@ -415,29 +438,56 @@ class Sensitivity:
             return None if isinstance(x, float) and x != x else x
 
         return {
-            "scenario": self.scenario, "baseline": self.baseline, "method": self.method, "samples": self.samples,
-            "design_points": int(self.design.shape[0]), "population": self.population, "days": self.days,
-            "seeds": self.seeds, "runs": self.runs,
+            "scenario": self.scenario,
+            "baseline": self.baseline,
+            "method": self.method,
+            "samples": self.samples,
+            "design_points": int(self.design.shape[0]),
+            "population": self.population,
+            "days": self.days,
+            "seeds": self.seeds,
+            "runs": self.runs,
             "interval": "95% bootstrap interval (SALib conf: the half-width), "
-                        f"{RESAMPLES} resamples of the design points",
-            "parameters": [{"path": r.path, "low": int(r.low) if r.integer else r.low,
-                            "high": int(r.high) if r.integer else r.high, "integer": r.integer,
-                            "also_in_baseline": r.world} for r in self.ranges],
-            "metrics": {m: {"unit": metric_label(m)[0], "description": metric_label(m)[1],
-                            "note": self.indices[m]["note"], "over_design": self.spread(j),
-                            "indices": [{k: clean(v) for k, v in row.items()} for row in self.ranked(m)]}
-                        for j, m in enumerate(self.metrics)},
-        }  # fmt: skip
+            f"{RESAMPLES} resamples of the design points",
+            "parameters": [
+                {
+                    "path": r.path,
+                    "low": int(r.low) if r.integer else r.low,
+                    "high": int(r.high) if r.integer else r.high,
+                    "integer": r.integer,
+                    "also_in_baseline": r.world,
+                }
+                for r in self.ranges
+            ],
+            "metrics": {
+                m: {
+                    "unit": metric_label(m)[0],
+                    "description": metric_label(m)[1],
+                    "note": self.indices[m]["note"],
+                    "over_design": self.spread(j),
+                    "indices": [{k: clean(v) for k, v in row.items()} for row in self.ranked(m)],
+                }
+                for j, m in enumerate(self.metrics)
+            },
+        }
 
     def spread(self, j: int) -> dict:
         """How metric j's output (mean over seeds) spreads over the design points: min, median, max, and
         the number of points where it is positive, zero, negative and undefined."""
         y = self.outputs[:, j]
         ok = y[~np.isnan(y)]
-        stats = {"min": float(ok.min()), "median": float(np.median(ok)), "max": float(ok.max())} if ok.size else {
-            "min": None, "median": None, "max": None}
-        return {**stats, "positive": int((ok > 0).sum()), "zero": int((ok == 0).sum()),
-                "negative": int((ok < 0).sum()), "undefined": int(np.isnan(y).sum())}  # fmt: skip
+        stats = (
+            {"min": float(ok.min()), "median": float(np.median(ok)), "max": float(ok.max())}
+            if ok.size
+            else {"min": None, "median": None, "max": None}
+        )
+        return {
+            **stats,
+            "positive": int((ok > 0).sum()),
+            "zero": int((ok == 0).sum()),
+            "negative": int((ok < 0).sum()),
+            "undefined": int(np.isnan(y).sum()),
+        }
 
 
 def known_metrics(scenario: Scenario) -> list[str]:
@@ -470,9 +520,19 @@ class Prepared:
     jobs: list[Job]  # unique (scenario, seed) runs
 
 
-def prepare(scenario, ranges: list[Range] | str | os.PathLike, *, method: str = "sobol", samples: int = 64,
-            seeds: int = 1, population=10_000, days=120, seed=1, baseline: str = "baseline",
-            metrics: list[str] | None = None) -> Prepared:  # fmt: skip
+def prepare(
+    scenario,
+    ranges: list[Range] | str | os.PathLike,
+    *,
+    method: str = "sobol",
+    samples: int = 64,
+    seeds: int = 1,
+    population=10_000,
+    days=120,
+    seed=1,
+    baseline: str = "baseline",
+    metrics: list[str] | None = None,
+) -> Prepared:
     """Check everything and build the design before anything runs (one-line CredsimError otherwise)."""
     if method not in METHODS:
         raise CredsimError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
@@ -522,13 +582,33 @@ def prepare(scenario, ranges: list[Range] | str | os.PathLike, *, method: str = 
         for i, p in enumerate(points):
             key = (scenario_hash(p), seed_k)
             jobs.setdefault(key, Job(key, f"{name}-sa{i}", p, seed_k))
-    return Prepared(name, sc, base_name, base, ranges, method, samples, n, d, list(range(s, s + seeds)), metrics,
-                    x, points, point_bases, list(jobs.values()))  # fmt: skip
+    return Prepared(
+        name,
+        sc,
+        base_name,
+        base,
+        ranges,
+        method,
+        samples,
+        n,
+        d,
+        list(range(s, s + seeds)),
+        metrics,
+        x,
+        points,
+        point_bases,
+        list(jobs.values()),
+    )
 
 
-def run_analysis(prep: Prepared, catalog: Catalog | None = None, *, workers: int | None = None,
-                 on_run: Callable[[int, int], None] | None = None, on_plan: Callable[[int, int], None] | None = None
-                 ) -> Sensitivity:  # fmt: skip
+def run_analysis(
+    prep: Prepared,
+    catalog: Catalog | None = None,
+    *,
+    workers: int | None = None,
+    on_run: Callable[[int, int], None] | None = None,
+    on_plan: Callable[[int, int], None] | None = None,
+) -> Sensitivity:
     """Run what the catalog lacks, score every design point against its baseline, and compute the
     indices. ``on_plan(to_run, reused)`` once the catalog was read; ``on_run(done, to_run)`` per run."""
     stored = _stored_runs(catalog, prep.population, prep.days)
@@ -547,9 +627,20 @@ def run_analysis(prep: Prepared, catalog: Catalog | None = None, *, workers: int
             card = scorecard(daily[(scenario_hash(p), seed_k)], p, daily[(scenario_hash(b), seed_k)], prep.population)
             per_seed.append([card[m] for m in prep.metrics])
         y[i] = np.mean(np.array(per_seed, float), axis=0)  # NaN if a seed's figure is undefined
-    result = Sensitivity(prep.name, prep.base_name, prep.method, prep.samples, prep.population, prep.days,
-                         prep.seeds, prep.ranges, prep.metrics, prep.design, y,
-                         runs={"total": len(prep.jobs), "reused": len(reused), "new": len(todo)})  # fmt: skip
+    result = Sensitivity(
+        prep.name,
+        prep.base_name,
+        prep.method,
+        prep.samples,
+        prep.population,
+        prep.days,
+        prep.seeds,
+        prep.ranges,
+        prep.metrics,
+        prep.design,
+        y,
+        runs={"total": len(prep.jobs), "reused": len(reused), "new": len(todo)},
+    )
     for j, m in enumerate(prep.metrics):
         result.indices[m] = analyse(prep.ranges, prep.method, prep.design, y[:, j], prep.seeds[0])
     return result
@@ -574,19 +665,28 @@ def analyse(ranges: list[Range], method: str, x: np.ndarray, y: np.ndarray, seed
         if method == "sobol":
             from SALib.analyze import sobol
 
-            si = sobol.analyze(problem(ranges), y, calc_second_order=False, num_resamples=RESAMPLES,
-                               conf_level=0.95, seed=rng_seed)  # fmt: skip
+            si = sobol.analyze(
+                problem(ranges), y, calc_second_order=False, num_resamples=RESAMPLES, conf_level=0.95, seed=rng_seed
+            )
         else:
             from SALib.analyze import morris
 
-            si = morris.analyze(problem(ranges), x, y, num_resamples=RESAMPLES, conf_level=0.95,
-                                num_levels=MORRIS_LEVELS, seed=rng_seed)  # fmt: skip
+            si = morris.analyze(
+                problem(ranges), x, y, num_resamples=RESAMPLES, conf_level=0.95, num_levels=MORRIS_LEVELS, seed=rng_seed
+            )
     rows = [{"parameter": p, **{k: float(si[k][i]) for k in keys}} for i, p in enumerate(names)]
     return {"note": None, "rows": rows}
 
 
-def sensitivity(scenario, ranges, *, catalog: Catalog | None = None, workers: int | None = None,
-                on_run: Callable[[int, int], None] | None = None, **kwargs) -> Sensitivity:  # fmt: skip
+def sensitivity(
+    scenario,
+    ranges,
+    *,
+    catalog: Catalog | None = None,
+    workers: int | None = None,
+    on_run: Callable[[int, int], None] | None = None,
+    **kwargs,
+) -> Sensitivity:
     """:func:`prepare` then :func:`run_analysis` (the API of ``credsim sensitivity``)."""
     return run_analysis(prepare(scenario, ranges, **kwargs), catalog, workers=workers, on_run=on_run)
 

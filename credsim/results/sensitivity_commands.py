@@ -57,13 +57,25 @@ def register(app: typer.Typer) -> None:
     @app.command("sensitivity")
     def sensitivity_command(
         scenario: str = typer.Argument(..., help=SCENARIO_HELP),
-        ranges: Path = typer.Option(..., "--ranges", "-r", help='TOML: one "PATH" = [low, high] per varied field, '
-                                    'PATH as in [[schedule]] ("channel.public_misconduct.detect").'),  # fmt: skip
-        method: str = typer.Option("sobol", "--method", "-m", help="sobol (S1 and ST, N×(D+2) points) or morris "
-                                   "(mu* and sigma, N×(D+1) points)."),  # fmt: skip
-        samples: str = typer.Option("64", "--samples", "-N", help="N: base samples (Sobol: a power of 2) or Morris "
-                                    "trajectories."),  # fmt: skip
-        seeds: str = typer.Option("1", "--seeds", help="Seeds per design point: SEED..SEED+K-1, the metric is the mean."),
+        ranges: Path = typer.Option(
+            ...,
+            "--ranges",
+            "-r",
+            help='TOML: one "PATH" = [low, high] per varied field, '
+            'PATH as in [[schedule]] ("channel.public_misconduct.detect").',
+        ),
+        method: str = typer.Option(
+            "sobol",
+            "--method",
+            "-m",
+            help="sobol (S1 and ST, N×(D+2) points) or morris (mu* and sigma, N×(D+1) points).",
+        ),
+        samples: str = typer.Option(
+            "64", "--samples", "-N", help="N: base samples (Sobol: a power of 2) or Morris trajectories."
+        ),
+        seeds: str = typer.Option(
+            "1", "--seeds", help="Seeds per design point: SEED..SEED+K-1, the metric is the mean."
+        ),
         population: str = typer.Option("10000", "--population", "-n", help="Agents per run."),
         days: str = typer.Option("120", "--days", "-d", help="Simulated days per run."),
         seed: str = typer.Option("1", "--seed", "-s", help="First seed (and the design's sampler seed)."),
@@ -73,7 +85,9 @@ def register(app: typer.Typer) -> None:
                                               "with $RAY_ADDRESS set the runs are Ray tasks on that cluster instead."),
         catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print the indices as JSON instead of tables."),
-        report: Optional[Path] = typer.Option(None, "--report", help="Also write an HTML report with a chart per metric."),
+        report: Optional[Path] = typer.Option(
+            None, "--report", help="Also write an HTML report with a chart per metric."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Which parameters drive the verdict: Sobol or Morris indices of every scorecard metric over ranges.
@@ -98,12 +112,29 @@ def register(app: typer.Typer) -> None:
             k_seeds = parse_int(seeds, "seeds", 1, sa.MAX_SEEDS)
             if workers is not None and workers < 1:
                 raise CredsimError(f"workers: must be at least 1, got {workers}")
-            prep = sa.prepare(scenario, ranges, method=method, samples=n_samples, seeds=k_seeds,
-                              population=population, days=days, seed=seed, baseline=baseline,
-                              metrics=metric or None)  # fmt: skip
-            progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("runs"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-                                console=err_console, disable=quiet or as_json)  # fmt: skip
+            prep = sa.prepare(
+                scenario,
+                ranges,
+                method=method,
+                samples=n_samples,
+                seeds=k_seeds,
+                population=population,
+                days=days,
+                seed=seed,
+                baseline=baseline,
+                metrics=metric or None,
+            )
+            progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("runs"),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                console=err_console,
+                disable=quiet or as_json,
+            )
             task = None
 
             def on_plan(todo: int, reused: int) -> None:

@@ -49,9 +49,28 @@ CREATE TABLE IF NOT EXISTS panel_events (run_id VARCHAR, day INTEGER, agent BIGI
 """
 #: Columns of ``runs`` in insertion order (``panel``, the panel's K, was added after the first catalogs:
 #: a catalog opened for writing gains it, with 0 for its older runs).
-RUN_COLUMNS = ("run_id", "name", "scenario_hash", "scenario_toml", "population", "days", "seed", "backend",
-               "hist_bins", "hist_every", "code_version", "versions", "setup_s", "loop_s", "created_at", "complete",
-               "region_names", "hist_lo", "hist_width", "panel")  # fmt: skip
+RUN_COLUMNS = (
+    "run_id",
+    "name",
+    "scenario_hash",
+    "scenario_toml",
+    "population",
+    "days",
+    "seed",
+    "backend",
+    "hist_bins",
+    "hist_every",
+    "code_version",
+    "versions",
+    "setup_s",
+    "loop_s",
+    "created_at",
+    "complete",
+    "region_names",
+    "hist_lo",
+    "hist_width",
+    "panel",
+)
 
 
 def catalog_path(path: str | Path | None = None) -> Path:
@@ -110,7 +129,9 @@ class Catalog:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
             except duckdb.Error as err:
-                raise CredsimError(f"catalog: {self.path} is not a credsim catalog: {str(err).splitlines()[0]}") from None
+                raise CredsimError(
+                    f"catalog: {self.path} is not a credsim catalog: {str(err).splitlines()[0]}"
+                ) from None
         try:
             if write:
                 con.execute(_SCHEMA)
@@ -169,7 +190,9 @@ class Catalog:
                     if table in parts:
                         con.register("rows_in", pa.concat_tables(parts[table], promote_options="default"))
                         named = f" ({', '.join(RUN_COLUMNS)})" if table == "runs" else ""
-                        con.execute(f"INSERT INTO {table}{named} SELECT {'*' if not named else named[2:-1]} FROM rows_in")
+                        con.execute(
+                            f"INSERT INTO {table}{named} SELECT {'*' if not named else named[2:-1]} FROM rows_in"
+                        )
                         con.unregister("rows_in")
                 con.execute("COMMIT")
             except BaseException:
@@ -183,15 +206,18 @@ class Catalog:
     def runs(self) -> pd.DataFrame:
         """All complete runs, newest first."""
         if not self.path.exists():
-            return pd.DataFrame(columns=["run_id", "name", "population", "days", "seed", "backend", "loop_s", "created_at"])
+            return pd.DataFrame(
+                columns=["run_id", "name", "population", "days", "seed", "backend", "loop_s", "created_at"]
+            )
         with self.connect() as con:
             return con.execute(
                 "SELECT run_id, name, population, days, seed, backend, loop_s, created_at, scenario_hash, code_version "
                 "FROM runs WHERE complete ORDER BY created_at DESC"
             ).df()
 
-    def find(self, scenario, population: int, days: int, seed: int, hist_bins: int = 0, hist_every: int = 1,
-             panel: int = 0) -> str | None:  # fmt: skip
+    def find(
+        self, scenario, population: int, days: int, seed: int, hist_bins: int = 0, hist_every: int = 1, panel: int = 0
+    ) -> str | None:
         """The id of a stored run with the same inputs and code version, if any; with ``panel`` > 0, one
         that tracked the same K agents (a run's panel changes nothing else, MODEL.md §8.7)."""
         if not self.path.exists():
@@ -203,7 +229,8 @@ class Catalog:
             row = con.execute(
                 "SELECT run_id FROM runs WHERE complete AND scenario_hash = ? AND population = ? AND days = ? "
                 "AND seed = ? AND code_version = ? AND hist_bins = ? AND (hist_bins = 0 OR hist_every = ?) "
-                + ("AND panel = ? " if panel else "") + "ORDER BY created_at DESC LIMIT 1",
+                + ("AND panel = ? " if panel else "")
+                + "ORDER BY created_at DESC LIMIT 1",
                 [scenario_hash(scenario), population, days, seed, code_version(), hist_bins, hist_every]
                 + ([panel] if panel else []),
             ).fetchone()
@@ -214,22 +241,31 @@ class Catalog:
         with self.connect() as con:
             meta = con.execute("SELECT * FROM runs WHERE run_id = ? AND complete", [run_id]).df()
             if meta.empty:
-                known = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 5").fetchall()]
+                known = [
+                    r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 5").fetchall()
+                ]
                 hint = f" (recent: {', '.join(known)})" if known else ""
                 raise CredsimError(f"run: no run {run_id!r} in {self.path}{hint}")
             m = meta.iloc[0]
-            daily = con.execute("SELECT day, col, metric, value FROM daily WHERE run_id = ? ORDER BY day, col", [run_id]).df()
+            daily = con.execute(
+                "SELECT day, col, metric, value FROM daily WHERE run_id = ? ORDER BY day, col", [run_id]
+            ).df()
             regions = con.execute(
                 "SELECT day, region, listed, sum_public FROM regions WHERE run_id = ? ORDER BY day, region", [run_id]
             ).df()
-            hist = con.execute("SELECT day, bin, count FROM histogram WHERE run_id = ? ORDER BY day, bin", [run_id]).df()
+            hist = con.execute(
+                "SELECT day, bin, count FROM histogram WHERE run_id = ? ORDER BY day, bin", [run_id]
+            ).df()
             panel = events = None
             if int(m.get("panel", 0) or 0) > 0 and "panel" in _tables(con):
                 cols = ", ".join(PANEL_COLUMNS)
-                panel = con.execute(f"SELECT {cols} FROM panel WHERE run_id = ? ORDER BY day, agent",
-                                    [run_id]).fetchnumpy()  # fmt: skip
-                events = con.execute("SELECT day, agent, event, channel, channel_name, detail FROM panel_events "
-                                     "WHERE run_id = ?", [run_id]).df()  # fmt: skip
+                panel = con.execute(
+                    f"SELECT {cols} FROM panel WHERE run_id = ? ORDER BY day, agent", [run_id]
+                ).fetchnumpy()
+                events = con.execute(
+                    "SELECT day, agent, event, channel, channel_name, detail FROM panel_events WHERE run_id = ?",
+                    [run_id],
+                ).df()
         n_cols = int(daily["col"].max()) + 1
         days = int(m["days"])
         columns = daily["metric"].iloc[:n_cols].tolist()
@@ -248,7 +284,9 @@ class Catalog:
             _panel_into(tables, panel, events, days, run_id)
         scenario = from_toml(m["scenario_toml"], f"catalog run {run_id}")
         timing = Timing(float(m["setup_s"]), float(m["loop_s"]))
-        return RunResult(m["name"], scenario, int(m["population"]), days, int(m["seed"]), m["backend"], tables, timing, run_id)
+        return RunResult(
+            m["name"], scenario, int(m["population"]), days, int(m["seed"]), m["backend"], tables, timing, run_id
+        )
 
 
 def _run_rows(result: RunResult, run_id: str) -> dict[str, "pa.Table"]:
@@ -260,21 +298,27 @@ def _run_rows(result: RunResult, run_id: str) -> dict[str, "pa.Table"]:
     days, n_cols = t.daily.shape[0], len(cols)
     col_index = np.tile(np.arange(n_cols, dtype=np.int32), days)
     frames = {
-        "daily": pa.table({
-            "run_id": _repeat(run_id, days * n_cols),
-            "day": np.repeat(t.daily[:, 0], n_cols).astype(np.int32),
-            "metric": pa.array(cols, pa.string()).take(col_index),
-            "value": t.daily.reshape(-1).astype(np.int64),
-            "col": col_index,
-        }),
+        "daily": pa.table(
+            {
+                "run_id": _repeat(run_id, days * n_cols),
+                "day": np.repeat(t.daily[:, 0], n_cols).astype(np.int32),
+                "metric": pa.array(cols, pa.string()).take(col_index),
+                "value": t.daily.reshape(-1).astype(np.int64),
+                "col": col_index,
+            }
+        ),
         "regions": _arrow_rows(run_id, region_rows(t), REGION_COLUMNS),
-    }  # fmt: skip
+    }
     if t.hist is not None:
         bins, n_days = t.hist.shape[1], len(t.hist_days)
-        frames["histogram"] = pa.table({
-            "run_id": _repeat(run_id, bins * n_days), "day": np.repeat(np.asarray(t.hist_days, np.int32), bins),
-            "bin": np.tile(np.arange(bins, dtype=np.int32), n_days), "count": t.hist.reshape(-1).astype(np.int64),
-        })  # fmt: skip
+        frames["histogram"] = pa.table(
+            {
+                "run_id": _repeat(run_id, bins * n_days),
+                "day": np.repeat(np.asarray(t.hist_days, np.int32), bins),
+                "bin": np.tile(np.arange(bins, dtype=np.int32), n_days),
+                "count": t.hist.reshape(-1).astype(np.int64),
+            }
+        )
     if t.panel is not None:
         frames["panel"] = _arrow_rows(run_id, panel_rows(t), PANEL_COLUMNS)
         if result.panel_events is not None:
@@ -282,15 +326,27 @@ def _run_rows(result: RunResult, run_id: str) -> dict[str, "pa.Table"]:
             events.insert(0, "run_id", run_id)
             frames["panel_events"] = pa.Table.from_pandas(events, preserve_index=False)
     row = {
-        "run_id": run_id, "name": result.name, "scenario_hash": scenario_hash(result.scenario),
-        "scenario_toml": canonical_toml(result.scenario), "population": result.population, "days": result.days,
-        "seed": result.seed, "backend": result.backend, "hist_bins": 0 if t.hist is None else t.hist.shape[1],
-        "hist_every": getattr(result, "hist_every", 1), "code_version": code_version(),
-        "versions": json.dumps(package_versions()), "setup_s": result.timing.setup_s, "loop_s": result.timing.loop_s,
-        "created_at": datetime.now(timezone.utc).replace(tzinfo=None), "complete": True,
-        "region_names": json.dumps(t.region_names), "hist_lo": t.hist_lo, "hist_width": t.hist_width,
+        "run_id": run_id,
+        "name": result.name,
+        "scenario_hash": scenario_hash(result.scenario),
+        "scenario_toml": canonical_toml(result.scenario),
+        "population": result.population,
+        "days": result.days,
+        "seed": result.seed,
+        "backend": result.backend,
+        "hist_bins": 0 if t.hist is None else t.hist.shape[1],
+        "hist_every": getattr(result, "hist_every", 1),
+        "code_version": code_version(),
+        "versions": json.dumps(package_versions()),
+        "setup_s": result.timing.setup_s,
+        "loop_s": result.timing.loop_s,
+        "created_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        "complete": True,
+        "region_names": json.dumps(t.region_names),
+        "hist_lo": t.hist_lo,
+        "hist_width": t.hist_width,
         "panel": 0 if t.panel is None else t.panel.shape[1],
-    }  # fmt: skip
+    }
     types = {"seed": pa.uint64(), "population": pa.int64(), "hist_lo": pa.int32(), "hist_width": pa.int32()}
     frames["runs"] = pa.table({k: pa.array([v], types.get(k)) for k, v in row.items()})
     return frames
@@ -312,8 +368,12 @@ def _arrow_rows(run_id: str, rows: np.ndarray, columns) -> "pa.Table":
 
 
 def _columns(con, table: str) -> set[str]:
-    return {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-                                      [table]).fetchall()}  # fmt: skip
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall()
+    }
 
 
 def _tables(con) -> set[str]:

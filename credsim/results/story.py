@@ -36,8 +36,14 @@ class Story:
     summary: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"run": self.run, "agent": self.agent, "days": self.days, "story": self.text,
-                "summary": self.summary, "events": self.events}  # fmt: skip
+        return {
+            "run": self.run,
+            "agent": self.agent,
+            "days": self.days,
+            "story": self.text,
+            "summary": self.summary,
+            "events": self.events,
+        }
 
 
 def nearest_tracked(agents: np.ndarray, agent: int) -> list[int]:
@@ -53,8 +59,10 @@ def _check(result: RunResult, agent) -> int:
     if t.panel is None:
         raise CredsimError(f"explain: run {label} has no panel; run it with --panel K to track agents")
     if not t.panel_has_events:
-        raise CredsimError(f"explain: run {label} has panel.csv but no panel_events.csv (written by an older "
-                           "credsim); run it again to tell its agents' stories")  # fmt: skip
+        raise CredsimError(
+            f"explain: run {label} has panel.csv but no panel_events.csv (written by an older "
+            "credsim); run it again to tell its agents' stories"
+        )
     if isinstance(agent, bool) or not isinstance(agent, (int, np.integer)):
         try:
             agent = int(str(agent).strip().replace("_", ""))
@@ -65,8 +73,10 @@ def _check(result: RunResult, agent) -> int:
     j = int(np.searchsorted(agents, agent))
     if j >= len(agents) or agents[j] != agent:
         near = " and ".join(str(a) for a in nearest_tracked(agents, agent))
-        raise NotTracked(f"agent: {agent} is not tracked in run {label} ({len(agents):,} tracked agents, ids "
-                         f"(j*N)//K); the nearest tracked: {near}")  # fmt: skip
+        raise NotTracked(
+            f"agent: {agent} is not tracked in run {label} ({len(agents):,} tracked agents, ids "
+            f"(j*N)//K); the nearest tracked: {near}"
+        )
     return j
 
 
@@ -91,19 +101,24 @@ def _clause(ev, row, spouse_label: str) -> str:
         if detail == "forced":
             return f"was put on the list on day {d} by a detected {ch} event (a forced listing)"
         if detail == "spouse_pull":
-            return (f"entered the list on day {d} by {spouse_label} pull (own score {row['own']} at or above the "
-                    f"{line}, public score {row['public']} below it)")  # fmt: skip
+            return (
+                f"entered the list on day {d} by {spouse_label} pull (own score {row['own']} at or above the "
+                f"{line}, public score {row['public']} below it)"
+            )
         if detail == "wrongful_attribution":
-            return (f"entered the list on day {d} after a wrongful attribution on {ch} (public score "
-                    f"{row['public']}, {line})")  # fmt: skip
+            return (
+                f"entered the list on day {d} after a wrongful attribution on {ch} (public score "
+                f"{row['public']}, {line})"
+            )
         return f"entered the list on day {d} with a public score of {row['public']}, below the {line}"
     if name == "renewed":
         return f"had the listing renewed on day {d} by a new {ch} event"
     if name == "term_over":
         if detail == "left":
             return f"reached the end of the listing term on day {d} and left the list"
-        return (f"reached the end of the listing term on day {d} but stayed (public score {row['public']} below "
-                f"the {line})")  # fmt: skip
+        return (
+            f"reached the end of the listing term on day {d} but stayed (public score {row['public']} below the {line})"
+        )
     if name == "left":
         if detail == "settled":
             return f"left the list on day {d} after settling"
@@ -131,15 +146,27 @@ def tell(result: RunResult, agent) -> Story:
         if d < 1:
             return None
         v = p[d - 1]
-        return {"own": int(v[L.PN_OWN]), "public": int(v[L.PN_PUBLIC]), "threshold": int(thr[d - 1]),
-                "listed": int(v[L.PN_LISTED]), "stress": int(v[L.PN_STRESS])}  # fmt: skip
+        return {
+            "own": int(v[L.PN_OWN]),
+            "public": int(v[L.PN_PUBLIC]),
+            "threshold": int(thr[d - 1]),
+            "listed": int(v[L.PN_LISTED]),
+            "stress": int(v[L.PN_STRESS]),
+        }
 
     spouse_label = "the spouse's"
     table, clauses = [], []
     for ev in events.to_dict("records"):
         row = day_row(int(ev["day"]))
-        table.append({"day": int(ev["day"]), "event": ev["event"], "channel": ev["channel_name"] or None,
-                      "detail": ev["detail"] or None, **(row or {})})  # fmt: skip
+        table.append(
+            {
+                "day": int(ev["day"]),
+                "event": ev["event"],
+                "channel": ev["channel_name"] or None,
+                "detail": ev["detail"] or None,
+                **(row or {}),
+            }
+        )
         text = _clause(ev, row, spouse_label)
         if text:
             clauses.append(text)
@@ -162,9 +189,11 @@ def tell(result: RunResult, agent) -> Story:
         "appeals_filed": int(count.get("appeal_filed", 0)),
         "appeals_upheld": int(count.get("appeal_upheld", 0)),
         "settlements": int(count.get("settled", 0)),
-        "own_end": int(p[-1, L.PN_OWN]), "public_end": int(p[-1, L.PN_PUBLIC]),
-        "listed_end": bool(listed[-1]), "stress_end": int(p[-1, L.PN_STRESS]),
-    }  # fmt: skip
+        "own_end": int(p[-1, L.PN_OWN]),
+        "public_end": int(p[-1, L.PN_PUBLIC]),
+        "listed_end": bool(listed[-1]),
+        "stress_end": int(p[-1, L.PN_STRESS]),
+    }
     initially = bool((events["event"] == "initially_listed").any())
     s0 = result.scenario.initial_score if initially else result.scenario.score.start  # §8.5
     head = f"Agent {agent} (a number in a synthetic population of {result.population:,}) started at {s0} points"
@@ -179,7 +208,9 @@ def tell(result: RunResult, agent) -> Story:
     listed_txt = f"{summary['days_listed']} of {days} days on the list"
     if wrongful:
         listed_txt += f" ({wrongful} of them with a wrongful record)"
-    tail = (f"It ended day {days} {where} with an own score of {summary['own_end']}, a public score of "
-            f"{summary['public_end']} (line {int(thr[-1])}) and stress {summary['stress_end']}: "
-            f"{listed_txt}.")  # fmt: skip
+    tail = (
+        f"It ended day {days} {where} with an own score of {summary['own_end']}, a public score of "
+        f"{summary['public_end']} (line {int(thr[-1])}) and stress {summary['stress_end']}: "
+        f"{listed_txt}."
+    )
     return Story(result.run_id or result.name, agent, days, f"{head}{body}. {tail}", table, summary)

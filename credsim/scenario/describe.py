@@ -90,14 +90,18 @@ def mechanism_lines(scenario: Scenario) -> list[str]:
     ex = scenario.exit
     if ex is not None:
         term = f"term {ex.max_stay} days" if ex.max_stay else "no term"
-        out.append(f"settlement: an owing listing is paid with chance {_pct(ex.settle_rate)} a day "
-                   f"({ex.settle_points} points back); {term}")  # fmt: skip
+        out.append(
+            f"settlement: an owing listing is paid with chance {_pct(ex.settle_rate)} a day "
+            f"({ex.settle_points} points back); {term}"
+        )
     if scenario.appeals is not None:
         out.append(appeals_text(scenario.appeals))
     ad = scenario.adaptive
     if ad is not None:
-        out.append(f"adaptive behaviour: penalised acts × {ad.near_factor:g} within {ad.near_band} points above "
-                   f"the line, × {ad.listed_factor:g} when listed")  # fmt: skip
+        out.append(
+            f"adaptive behaviour: penalised acts × {ad.near_factor:g} within {ad.near_band} points above "
+            f"the line, × {ad.listed_factor:g} when listed"
+        )
     return out
 
 

@@ -154,8 +154,11 @@ def read_text_file(path: Path, what: str, error: type[Exception] = ScenarioError
 #: Extension fields left out of the canonical text at their defaults, so a CSM-1 scenario's text
 #: (and hash) is the same as before the extension existed.
 _EXTENSION_DEFAULTS = {
-    ("population", "participation"): 1.0, ("grade",): [], ("blacklist", "initial_share"): 0.0, ("schedule",): [],
-}  # fmt: skip (the CSM-2 tables [exit], [appeals], [adaptive] are None when absent: never written)
+    ("population", "participation"): 1.0,
+    ("grade",): [],
+    ("blacklist", "initial_share"): 0.0,
+    ("schedule",): [],
+}  # the CSM-2 tables [exit], [appeals], [adaptive] are None when absent: never written
 
 
 #: Recent renderings by scenario object (scenarios are frozen models): a design of thousands of

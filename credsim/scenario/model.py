@@ -256,16 +256,18 @@ class Scenario(_Strict):
     channel: list[Channel] = Field(min_length=1, max_length=64, description="behaviour channels, in table order")
     activity: list[Activity] = Field(default_factory=list, max_length=64, description="gated activities, in table order")
     grade: list[Grade] = Field(
-        default_factory=list, max_length=16,
+        default_factory=list,
+        max_length=16,
         description="extension: grades from highest to lowest; the last must start at or below score.min",
-    )  # fmt: skip
+    )
     exit: Exit | None = Field(default=None, description="CSM-2: settlement and listing terms (off when absent)")
     appeals: Appeals | None = Field(default=None, description="CSM-2: appeals of wrongful attributions (off when absent)")
     adaptive: Adaptive | None = Field(default=None, description="CSM-2: behaviour by standing (off when absent)")
     schedule: list[ScheduleEntry] = Field(
-        default_factory=list, max_length=MAX_SCHEDULE,
+        default_factory=list,
+        max_length=MAX_SCHEDULE,
         description="CSM-2: policy changes over time, in increasing day order (none: one policy for the whole run)",
-    )  # fmt: skip
+    )
 
     @model_validator(mode="after")
     def _unique_names(self):
@@ -282,15 +284,20 @@ class Scenario(_Strict):
             if g and grades[g].min_score >= grades[g - 1].min_score:
                 raise ValueError(f"grade[{g}].min_score must be below grade[{g - 1}].min_score (highest grade first)")
         if grades and grades[-1].min_score > self.score.min:
-            raise ValueError(f"grade[{len(grades) - 1}].min_score ({grades[-1].min_score}) must be at or below "
-                             f"score.min ({self.score.min}) so that every score has a grade")  # fmt: skip
+            raise ValueError(
+                f"grade[{len(grades) - 1}].min_score ({grades[-1].min_score}) must be at or below "
+                f"score.min ({self.score.min}) so that every score has a grade"
+            )
         init = self.blacklist.initial_score
         if init is not None and not self.score.min <= init <= self.score.max:
-            raise ValueError(f"blacklist.initial_score ({init}) is outside score.min..score.max "
-                             f"({self.score.min}..{self.score.max})")  # fmt: skip
+            raise ValueError(
+                f"blacklist.initial_score ({init}) is outside score.min..score.max ({self.score.min}..{self.score.max})"
+            )
         if self.appeals is not None and len(self.channel) > MAX_APPEAL_CHANNELS:
-            raise ValueError(f"appeals: a scenario with [appeals] has at most {MAX_APPEAL_CHANNELS} channels "
-                             f"(the channel of a pending appeal fits 5 bits), this one has {len(self.channel)}")  # fmt: skip
+            raise ValueError(
+                f"appeals: a scenario with [appeals] has at most {MAX_APPEAL_CHANNELS} channels "
+                f"(the channel of a pending appeal fits 5 bits), this one has {len(self.channel)}"
+            )
         if self.schedule:  # every policy in force must be a valid scenario (MODEL.md §8.4): checked once, here
             from credsim.scenario.schedule import check_schedule
 
@@ -300,9 +307,17 @@ class Scenario(_Strict):
     @classmethod
     def schedule_models(cls) -> dict:
         """The model of each table a ``[[schedule]]`` entry may change (:mod:`credsim.scenario.schedule`)."""
-        return {"score": ScoreRules, "blacklist": Blacklist, "behaviour": Behaviour, "stress": Stress,
-                "exit": Exit, "appeals": Appeals, "adaptive": Adaptive, "channel": Channel,
-                "activity": Activity}  # fmt: skip
+        return {
+            "score": ScoreRules,
+            "blacklist": Blacklist,
+            "behaviour": Behaviour,
+            "stress": Stress,
+            "exit": Exit,
+            "appeals": Appeals,
+            "adaptive": Adaptive,
+            "channel": Channel,
+            "activity": Activity,
+        }
 
     @property
     def initial_score(self) -> int:

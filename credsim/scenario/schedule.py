@@ -122,8 +122,10 @@ def _apply(base: dict, entries: list, scenario_cls: type) -> list[tuple[int, Sce
 
 
 def _copy(plan: dict) -> dict:
-    return {k: ([dict(i) for i in v] if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
-            for k, v in plan.items()}  # fmt: skip
+    return {
+        k: ([dict(i) for i in v] if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+        for k, v in plan.items()
+    }
 
 
 def check_schedule(scenario: Scenario) -> None:
@@ -133,8 +135,14 @@ def check_schedule(scenario: Scenario) -> None:
         _apply(scenario.model_dump(mode="json", exclude_none=True), scenario.schedule, type(scenario))
     except _Refused as err:
         raise ValidationError.from_exception_data(
-            "Scenario", [InitErrorDetails(type=PydanticCustomError("schedule", "{msg}", {"msg": err.msg}),
-                                          loc=("schedule", *err.loc), input=None)]  # fmt: skip
+            "Scenario",
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError("schedule", "{msg}", {"msg": err.msg}),
+                    loc=("schedule", *err.loc),
+                    input=None,
+                )
+            ],
         ) from None
 
 

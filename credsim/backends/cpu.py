@@ -3,8 +3,8 @@
 A backend (the interface: :class:`credsim.backends.base.Backend`) owns the state arrays of a block
 of agents and answers ``day(t, threshold, key, hist_on, policy=k)`` with that day's aggregate row
 and region sums, under policy k of the plan (MODEL.md §8.4), keeping the day's panel rows of its
-tracked agents in ``panel`` (§8.7). The CUDA one is in :mod:`credsim.kernel.cuda`, Ray's in
-:mod:`credsim.distributed.ray_backend`; :mod:`credsim.backends` picks one by name.
+tracked agents in ``panel`` (§8.7). The CUDA one is in :mod:`credsim.backends.cuda`, Ray's in
+:mod:`credsim.backends.ray.driver`; :mod:`credsim.backends` picks one by name.
 """
 
 from __future__ import annotations
@@ -14,16 +14,7 @@ import warnings
 import numpy as np
 from numba.core.errors import NumbaIRAssumptionWarning
 
-from credsim.backends.base import (  # noqa: F401 (re-exported: the names this module always had)
-    AUX_FIELDS,
-    STATE_BYTES_PER_AGENT,
-    STATE_FIELDS,
-    aux_buffer,
-    panel_buffer,
-    reduce_rows,
-    state_bytes_per_agent,
-    state_fields,
-)
+from credsim.backends.base import STATE_FIELDS, aux_buffer, panel_buffer, reduce_rows, state_fields
 from credsim.kernel.args import state_args, table_args
 from credsim.plan import Plan
 
@@ -81,8 +72,14 @@ class CpuBackend:
             warnings.simplefilter("ignore", NumbaIRAssumptionWarning)
             self._compile()
         self._k.init_state(
-            self.lo, self.hi, *state_args(self), np.uint64(p.root1), np.uint64(p.root2), p.married_thr, p.ip,
-        )  # fmt: skip
+            self.lo,
+            self.hi,
+            *state_args(self),
+            np.uint64(p.root1),
+            np.uint64(p.root2),
+            p.married_thr,
+            p.ip,
+        )
 
     def sum_public0(self) -> int:
         """Σ P_0 of this backend's agents (day 0's public scores with day 1's spouse weight, §8.5)."""
@@ -94,9 +91,23 @@ class CpuBackend:
         lay = p.layout
         empty = self.acc[:0]
         self._k.run_day(
-            0, 0, np.uint64(0), False, self.lo, self.lo, self.chunk, *state_args(self), self.halo, *table_args(p),
-            lay.starts, lay.sizes, p.amod, empty, self.racc[:0], self.panel,
-        )  # fmt: skip
+            0,
+            0,
+            np.uint64(0),
+            False,
+            self.lo,
+            self.lo,
+            self.chunk,
+            *state_args(self),
+            self.halo,
+            *table_args(p),
+            lay.starts,
+            lay.sizes,
+            p.amod,
+            empty,
+            self.racc[:0],
+            self.panel,
+        )
 
     def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None, policy: int = 0):
         """Run day t under policy ``policy`` of the plan; returns (aggregate row int64[n_cols], region
@@ -105,10 +116,23 @@ class CpuBackend:
         pol = p.policies[policy]
         lay = p.layout
         self._k.run_day(
-            t, threshold, np.uint64(key), hist_on, self.lo, self.hi, self.chunk, *state_args(self),
-            self.halo if halo is None else halo, *table_args(pol), lay.starts, lay.sizes, p.amod, self.acc, self.racc,
+            t,
+            threshold,
+            np.uint64(key),
+            hist_on,
+            self.lo,
+            self.hi,
+            self.chunk,
+            *state_args(self),
+            self.halo if halo is None else halo,
+            *table_args(pol),
+            lay.starts,
+            lay.sizes,
+            p.amod,
+            self.acc,
+            self.racc,
             self.panel,
-        )  # fmt: skip
+        )
         return reduce_rows(self.acc), self.racc.sum(axis=0).reshape(-1, 2)
 
     def state(self) -> dict[str, np.ndarray]:

@@ -38,11 +38,11 @@ Failure
 Ray is started locally (``ray.init(num_cpus=<cores>)``) unless it is already running in this
 process or ``$RAY_ADDRESS`` names a cluster. Shards are placed with the ``SPREAD`` strategy. With
 ``device="cuda"`` (or ``$CREDSIM_RAY_DEVICE=cuda``) each shard asks Ray for one GPU and runs a
-:class:`credsim.kernel.cuda.CudaBackend` on it (same exchange; the halo is copied to the device
+:class:`credsim.backends.cuda.CudaBackend` on it (same exchange; the halo is copied to the device
 each day).
 
-The parts: :mod:`credsim.distributed.partition` (bounds and exchange plan),
-:mod:`credsim.distributed.shard` (the actor), :mod:`credsim.distributed.pool` (Ray session, actor
+The parts: :mod:`credsim.backends.ray.partition` (bounds and exchange plan),
+:mod:`credsim.backends.ray.shard` (the actor), :mod:`credsim.backends.ray.pool` (Ray session, actor
 pool); this module is the driver.
 """
 
@@ -54,12 +54,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# re-exported: names that moved out of this module, still imported from here (tests, the sweep, the registry)
-from credsim.distributed.partition import PAGE, ExchangePlan, Range, association_active, needed_intervals  # noqa: F401
-from credsim.distributed.pool import POOL, POOL_SIZE, shutdown_pool  # noqa: F401
-from credsim.distributed.shard import ShardWorker, writable_plan  # noqa: F401
-from credsim.distributed.partition import exchange_plan, shard_bounds
-from credsim.distributed.pool import acquire, ensure_ray, error_reason, release
+from credsim.backends.ray.partition import exchange_plan, shard_bounds
+from credsim.backends.ray.pool import acquire, ensure_ray, error_reason, release
 from credsim.errors import CredsimError
 from credsim.backends.base import panel_buffer, reduce_rows, state_fields
 from credsim.plan import Plan
@@ -69,8 +65,6 @@ ENV_TIMEOUT = "CREDSIM_RAY_TIMEOUT"
 ENV_DEVICE = "CREDSIM_RAY_DEVICE"
 DEFAULT_TIMEOUT_S = 600.0
 MAX_SHARDS = 4096
-#: The idle actors (tests look at them here).
-_POOL = POOL
 
 
 # --- the driver side ------------------------------------------------------------------------------
@@ -91,8 +85,15 @@ class RayBackend:
 
     name = "ray"
 
-    def __init__(self, plan: Plan, shards: int = 1, *, threads: int | None = None, device: str | None = None,
-                 timeout_s: float | None = None):  # fmt: skip
+    def __init__(
+        self,
+        plan: Plan,
+        shards: int = 1,
+        *,
+        threads: int | None = None,
+        device: str | None = None,
+        timeout_s: float | None = None,
+    ):
         if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= MAX_SHARDS:
             raise CredsimError(f"shards: must be an integer in 1..{MAX_SHARDS}, got {shards!r}")
         self.device = device or os.environ.get(ENV_DEVICE) or "cpu"
@@ -119,10 +120,17 @@ class RayBackend:
         xp = self.exchange
         plan_ref = ray.put(plan)
         self._setup = [
-            a.setup.remote(plan_ref, self.bounds[k], self.bounds[k + 1], self.threads, self.device,
-                           [xp.links[i][2] for i in xp.ins[k]], [xp.links[i][2] for i in xp.outs[k]])
+            a.setup.remote(
+                plan_ref,
+                self.bounds[k],
+                self.bounds[k + 1],
+                self.threads,
+                self.device,
+                [xp.links[i][2] for i in xp.ins[k]],
+                [xp.links[i][2] for i in xp.outs[k]],
+            )
             for k, a in enumerate(self.actors)
-        ]  # fmt: skip
+        ]
         # where each shard's inputs come from: (src, position in src's exports)
         self._sources = [[(xp.links[i][0], xp.outs[xp.links[i][0]].index(i)) for i in xp.ins[k]] for k in range(self.shards)]
 
@@ -228,8 +236,10 @@ class RayBackend:
             if not ready:
                 late = ", ".join(self._describe(index[r]) for r in pending)
                 self._abort()
-                raise CredsimError(f"ray: {late} did not answer {when} within {self.timeout_s:g} s "
-                                   f"(set {ENV_TIMEOUT} to wait longer); run aborted")  # fmt: skip
+                raise CredsimError(
+                    f"ray: {late} did not answer {when} within {self.timeout_s:g} s "
+                    f"(set {ENV_TIMEOUT} to wait longer); run aborted"
+                )
             for r in ready:
                 k = index[r]
                 try:

@@ -42,15 +42,12 @@ import numpy as np
 
 from credsim.errors import CredsimError
 from credsim.backends.base import STATE_BYTES_PER_AGENT, aux_buffer, panel_buffer, state_bytes_per_agent, state_fields
-from credsim.kernel.args import KERNEL_ARGS, STATE_ARGS, TABLE_ARGS, VARIANTS, signature, table_args  # noqa: F401
+from credsim.kernel.args import STATE_ARGS, table_args
 from credsim.kernel.cuda_compat import SIMULATOR, cuda, unavailable_reason
-# re-exported: the kernels' limits and the PTX tooling, still imported from here (tests, benchmarks)
-from credsim.kernel.cuda_kernels import INLINED_STEP_FUNCTIONS, compile_ptx, kernel_signatures  # noqa: F401
 from credsim.kernel.cuda_kernels import MAX_COLS, MAX_REGIONS
 
 if cuda is not None:  # the kernels exist only where numba-cuda imports
     from credsim.kernel.cuda_kernels import day_kernel, init_kernel, reset_kernel, sum_public0_kernel
-    from credsim.kernel.cuda_kernels import pair_day  # noqa: F401 - re-exported
 
 
 #: Threads per block on a GPU (a multiple of the warp size).
@@ -93,8 +90,16 @@ class CudaBackend:
     bytes_per_agent = STATE_BYTES_PER_AGENT
     regs_per_thread: int | None = None
 
-    def __init__(self, plan, lo: int = 0, hi: int | None = None, threads: int | None = None, *,
-                 threads_per_block: int | None = None, waves: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        plan,
+        lo: int = 0,
+        hi: int | None = None,
+        threads: int | None = None,
+        *,
+        threads_per_block: int | None = None,
+        waves: int | None = None,
+    ):
         """``threads`` is accepted for interface parity with CpuBackend and ignored;
         ``threads_per_block`` and ``waves`` tune the launch (defaults THREADS_PER_BLOCK, WAVES)."""
         reason = unavailable_reason()
@@ -192,8 +197,16 @@ class CudaBackend:
     @property
     def device_bytes(self) -> int:
         """Device bytes held by this backend (state plus the small tables and the output row)."""
-        arrays = [*self.d_state.values(), *(a for pol in self.d_policies for a in pol), self.d_starts,
-                  self.d_sizes, self.d_amod, self.d_halo, self.d_out, self.d_panel]  # fmt: skip
+        arrays = [
+            *self.d_state.values(),
+            *(a for pol in self.d_policies for a in pol),
+            self.d_starts,
+            self.d_sizes,
+            self.d_amod,
+            self.d_halo,
+            self.d_out,
+            self.d_panel,
+        ]
         return int(sum(a.size * a.dtype.itemsize for a in arrays))
 
     def init(self) -> None:
@@ -205,9 +218,14 @@ class CudaBackend:
             blocks = max(1, min(blocks, 8))
         with _sim_switch_interval():
             init_kernel[blocks, self.tpb](
-                _i64(self.lo), _i64(self.hi), *self._state_args(), np.uint64(p.root1), np.uint64(p.root2),
-                _i64(p.married_thr), self.d_policies[0][0],
-            )  # fmt: skip
+                _i64(self.lo),
+                _i64(self.hi),
+                *self._state_args(),
+                np.uint64(p.root1),
+                np.uint64(p.root2),
+                _i64(p.married_thr),
+                self.d_policies[0][0],
+            )
             self._launch(0, 0, 0, False, None, self.lo, 0)  # compiles; hi == lo: no pair is touched
         cuda.synchronize()
         if not SIMULATOR:
@@ -234,11 +252,24 @@ class CudaBackend:
         reset_kernel[-(-n_out // 128), 128](self.d_out, _i64(self.n_cols))
         blocks = self.n_blocks if hi > self.lo else 1
         day_kernel[blocks, self.tpb](
-            _i64(t), _i64(threshold), np.uint64(key), bool(hist_on), _i64(self.lo), _i64(hi),
-            _i64(self.pairs_per_block), _i64(self.n_cols), _i64(self.n_reg), *self._state_args(),
-            self.d_halo if halo is None else halo, *self.d_policies[policy], self.d_starts, self.d_sizes, self.d_amod,
-            self.d_out, self.d_panel,
-        )  # fmt: skip
+            _i64(t),
+            _i64(threshold),
+            np.uint64(key),
+            bool(hist_on),
+            _i64(self.lo),
+            _i64(hi),
+            _i64(self.pairs_per_block),
+            _i64(self.n_cols),
+            _i64(self.n_reg),
+            *self._state_args(),
+            self.d_halo if halo is None else halo,
+            *self.d_policies[policy],
+            self.d_starts,
+            self.d_sizes,
+            self.d_amod,
+            self.d_out,
+            self.d_panel,
+        )
 
     def day(self, t: int, threshold: int, key: int, hist_on: bool, halo: np.ndarray | None = None, policy: int = 0):
         """Run day t under policy ``policy``; returns (aggregate row int64[n_cols], region sums

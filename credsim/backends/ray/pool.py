@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 
-from credsim.distributed.shard import ShardWorker
+from credsim.backends.ray.shard import ShardWorker
 from credsim.errors import CredsimError
 from credsim.backends.base import default_threads
 

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from credsim.distributed.partition import Range
+from credsim.backends.ray.partition import Range
 from credsim.plan import Plan
 
 
@@ -33,8 +33,11 @@ def writable_plan(plan: Plan) -> Plan:
     import dataclasses
 
     def own(obj):
-        changes = {f.name: getattr(obj, f.name).copy() for f in dataclasses.fields(obj)
-                   if isinstance(getattr(obj, f.name), np.ndarray) and not getattr(obj, f.name).flags.writeable}  # fmt: skip
+        changes = {
+            f.name: getattr(obj, f.name).copy()
+            for f in dataclasses.fields(obj)
+            if isinstance(getattr(obj, f.name), np.ndarray) and not getattr(obj, f.name).flags.writeable
+        }
         return dataclasses.replace(obj, **changes) if changes else obj
 
     return dataclasses.replace(own(plan), layout=own(plan.layout), policies=[own(p) for p in plan.policies])
@@ -50,19 +53,27 @@ class ShardWorker:
     def __init__(self):
         self.be = None
 
-    def setup(self, plan: Plan, lo: int, hi: int, threads: int, device: str,
-              in_ranges: list[list[Range]], out_ranges: list[list[Range]]) -> dict:  # fmt: skip
+    def setup(
+        self,
+        plan: Plan,
+        lo: int,
+        hi: int,
+        threads: int,
+        device: str,
+        in_ranges: list[list[Range]],
+        out_ranges: list[list[Range]],
+    ) -> dict:
         import socket
 
         self.release()
         plan = writable_plan(plan)
         self.threads = threads
         if device == "cuda":
-            from credsim.kernel.cuda import CudaBackend
+            from credsim.backends.cuda import CudaBackend
 
             self.be = CudaBackend(plan, lo, hi)
         else:
-            from credsim.kernel.backend import CpuBackend
+            from credsim.backends.cpu import CpuBackend
 
             self.be = CpuBackend(plan, lo, hi, threads=threads)
         self.lo, self.hi = lo, hi
@@ -147,9 +158,15 @@ class ShardWorker:
 
         from credsim.kernel import cpu
 
-        return [{"function": fn.__name__, "signature": str(sig),
-                 "readonly": [i for i, ty in enumerate(sig) if isinstance(ty, types.Array) and not ty.mutable]}
-                for fn in (cpu.run_day, cpu.init_state) for sig in fn.signatures]  # fmt: skip
+        return [
+            {
+                "function": fn.__name__,
+                "signature": str(sig),
+                "readonly": [i for i, ty in enumerate(sig) if isinstance(ty, types.Array) and not ty.mutable],
+            }
+            for fn in (cpu.run_day, cpu.init_state)
+            for sig in fn.signatures
+        ]
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.be.load_state(state)

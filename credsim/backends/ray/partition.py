@@ -1,5 +1,5 @@
 """How the Ray backend cuts the population into shards and what crosses between them each day:
-pure functions of the plan, no Ray (see :mod:`credsim.distributed.ray_backend`).
+pure functions of the plan, no Ray (see :mod:`credsim.backends.ray.driver`).
 """
 
 from __future__ import annotations
