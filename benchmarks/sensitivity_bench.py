@@ -52,13 +52,14 @@ def main(argv=None) -> int:
 
     from credsim.api import parse_count
     from credsim.results import sensitivity as sa
+    from credsim.results import sensitivity_runs
     from credsim.results.scorecard import scorecard
     from credsim.results.store import Catalog
     from credsim.scenario import load, scenario_hash
 
     n, d = parse_count(args.population), args.days
     timings = []
-    simulate = sa.simulate
+    simulate = sensitivity_runs.simulate
 
     def timed_simulate(*a, **k):
         t0 = time.perf_counter()
@@ -87,13 +88,13 @@ def main(argv=None) -> int:
             return out
 
         cat.add_many = timed_add_many
-        sa.simulate = timed_simulate
+        sensitivity_runs.simulate = timed_simulate
         try:
             t0 = time.perf_counter()
             daily = sa.execute(jobs, n, d, cat, workers=1)
             wall = time.perf_counter() - t0
         finally:
-            sa.simulate = simulate
+            sensitivity_runs.simulate = simulate
         by_hash = {j.key[0]: j.scenario for j in jobs}
         base_key = (scenario_hash(prep.base), 1)
         base_daily = daily.get(base_key)

@@ -393,6 +393,7 @@ def test_a_sensitivity_analysis_over_ray_gives_the_local_outputs(ray_session, tm
     import numpy as np
 
     from credsim.results import sensitivity as sa
+    from credsim.results import sensitivity_runs
     from credsim.results.store import Catalog
 
     (tmp_path / "r.toml").write_text('"channel.public_misconduct.detect" = [0.2, 0.9]\n"score.spouse_weight" = [0, 6]\n')
@@ -404,8 +405,8 @@ def test_a_sensitivity_analysis_over_ray_gives_the_local_outputs(ray_session, tm
         raise AssertionError("a run ran in the driver, not as a Ray task")
 
     monkeypatch.setenv("RAY_ADDRESS", ray_session)
-    monkeypatch.setattr(sa, "simulate", not_here)  # the Ray workers import their own, unpatched
-    monkeypatch.setattr(sa, "_run_pool", not_here)
+    monkeypatch.setattr(sensitivity_runs, "simulate", not_here)  # the Ray workers import their own, unpatched
+    monkeypatch.setattr(sensitivity_runs, "_run_pool", not_here)
     remote = sa.run_analysis(prep, Catalog(tmp_path / "ray.duckdb"), workers=2)
     assert remote.runs == local.runs and local.runs["new"] == local.runs["total"] > 2
     np.testing.assert_array_equal(remote.outputs, local.outputs)

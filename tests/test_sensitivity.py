@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from credsim.errors import CredsimError
 from credsim.results import sensitivity as sa
+from credsim.results import sensitivity_runs
 from credsim.results.compare import compare
 from credsim.results.store import Catalog
 from credsim.scenario import load
@@ -220,8 +221,8 @@ def test_finished_runs_are_stored_in_batches(tmp_path, monkeypatch):
     batches = []
     add_many = cat.add_many
     monkeypatch.setattr(cat, "add_many", lambda results: batches.append(len(results)) or add_many(results))
-    monkeypatch.setattr(sa, "STORE_BATCH", 4)
-    monkeypatch.setattr(sa, "STORE_EVERY_S", 1e9)
+    monkeypatch.setattr(sensitivity_runs, "STORE_BATCH", 4)
+    monkeypatch.setattr(sensitivity_runs, "STORE_EVERY_S", 1e9)
     res = sa.run_analysis(prep, cat, workers=1)
     total = res.runs["total"]
     assert sum(batches) == total == len(cat.runs()) and batches == [4] * (total // 4) + [total % 4] * (total % 4 > 0)

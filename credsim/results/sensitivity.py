@@ -32,24 +32,31 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
-import time
-import typing
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from credsim.api import parse_count, parse_seed, resolve, simulate
-from credsim.errors import CredsimError, ScenarioError
-from credsim.results.run import RunResult
-from credsim.results.scorecard import WORLD_FIELDS, check_comparable, metric_label, metric_order, scorecard
-from credsim.results.store import Catalog, code_version
+from credsim.api import parse_count, parse_seed, resolve
+from credsim.errors import CredsimError
+from credsim.results.scorecard import check_comparable, metric_label, metric_order, scorecard
+from credsim.results.sensitivity_design import (  # noqa: F401 (re-exported)
+    MORRIS_LEVELS,
+    Range,
+    describe_point,
+    design,
+    design_size,
+    load_ranges,
+    parse_ranges,
+    point_values,
+    problem,
+    with_values,
+)
+from credsim.results.sensitivity_runs import Job, default_workers, execute, stored_daily, stored_runs  # noqa: F401
+from credsim.results.store import Catalog
 from credsim.scenario import Scenario, scenario_hash
-from credsim.scenario.loader import read_text_file, validate
 from credsim.scenario.model import MAX_DAYS
 
 METHODS = ("sobol", "morris")
@@ -57,353 +64,10 @@ METHODS = ("sobol", "morris")
 HIDDEN = ("offences_prevented", "listed_person_days")
 #: Most design points × seeds of one analysis (a typo should not start a million runs).
 MAX_RUNS = 200_000
-#: Finished runs go to the catalog in batches (one connection and one transaction per batch: opening
-#: a DuckDB database costs 50-150 ms here, more than storing a small run); a run waits at most
-#: STORE_EVERY_S seconds to be stored, which is what an interrupted analysis can lose.
-STORE_BATCH = 32
-STORE_EVERY_S = 15.0
 MAX_SAMPLES = 1 << 16
 MAX_SEEDS = 1000
-#: Morris grid levels; bootstrap resamples of both methods.
-MORRIS_LEVELS = 4
+#: Bootstrap resamples of both methods.
 RESAMPLES = 1000
-#: Ranges files are small; a larger file is refused before it is parsed.
-MAX_RANGES_BYTES = 1 << 20
-
-
-# -- the ranges file -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Range:
-    """One varied field: its schedule path, bounds, whether it is an integer, and whether it describes
-    the world (then the baseline gets the same value)."""
-
-    path: str
-    low: float
-    high: float
-    integer: bool = False
-    world: bool = False
-
-    def value(self, u: float) -> int | float:
-        """The field's value at design coordinate ``u`` (SALib's sample scaled to [low, high])."""
-        if not self.integer:
-            return float(u)
-        return int(min(self.high, math.floor(u)))
-
-
-def _flatten(doc: dict, prefix: str = "") -> dict:
-    """``{"channel": {"x": {"detect": [..]}}}`` (dotted keys unquoted) → ``{"channel.x.detect": [..]}``."""
-    out = {}
-    for key, value in doc.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, path + "."))
-        else:
-            out[path] = value
-    return out
-
-
-def _field_type(path: str) -> type | None:
-    """int, float or another type of the model field at a (syntactically valid) schedule path."""
-    from credsim.scenario import Scenario
-
-    parts = path.split(".")
-    info = Scenario.schedule_models()[parts[0]].model_fields[parts[-1]]
-    ann = info.annotation
-    args = [a for a in typing.get_args(ann) if a is not type(None)] if typing.get_origin(ann) else [ann]
-    return args[0] if len(args) == 1 else None
-
-
-def _set_path(data: dict, path: str, value) -> None:
-    """Set ``path`` in a scenario's plain data with the schedule's own rules (MODEL.md §8.4), raising
-    CredsimError with the schedule's refusal (``_Refused``) otherwise."""
-    from credsim.scenario import Scenario
-    from credsim.scenario.schedule import _Refused, _set_one
-
-    try:
-        _set_one(data, 0, path, value, Scenario.schedule_models())
-    except _Refused as err:
-        raise CredsimError(f'"{path}": {err.msg}') from None
-
-
-def _is_world(path: str) -> bool:
-    parts = path.split(".")
-    return parts[0] in ("channel", "activity") and parts[-1] in WORLD_FIELDS[parts[0]]
-
-
-def _plain(scenario: Scenario) -> dict:
-    return scenario.model_dump(mode="json", exclude_none=True)
-
-
-def with_values(scenario: Scenario, values: dict[str, int | float], source: str) -> Scenario:
-    """A copy of ``scenario`` with the fields at ``values``' paths set, validated as a scenario file
-    (pydantic rules, its schedule, and the plan's checks); ScenarioError naming the field otherwise."""
-    data = _plain(scenario)
-    for path, value in values.items():
-        _set_path(data, path, value)
-    return validate(data, source)
-
-
-def parse_ranges(
-    text: str, scenario: Scenario, baseline: Scenario | None = None, source: str = "ranges"
-) -> list[Range]:
-    """Parse and check a ranges document against the scenario (and the baseline, for world fields)."""
-    try:
-        doc = tomllib.loads(text.removeprefix("\ufeff"))
-    except tomllib.TOMLDecodeError as err:
-        raise CredsimError(f"{source}: not valid TOML: {err}") from None
-    flat = _flatten(doc)
-    if not flat:
-        raise CredsimError(f'{source}: no ranges (write one per line: "channel.NAME.FIELD" = [low, high])')
-    out: list[Range] = []
-    for path, bounds in flat.items():
-        where = f'{source}: "{path}"'
-        try:
-            _set_path(_plain(scenario), path, 0)  # the schedule's refusals: unknown or fixed paths
-        except CredsimError as err:
-            raise CredsimError(f"{source}: {err}") from None
-        kind = _field_type(path)
-        if kind is bool or kind not in (int, float):
-            raise CredsimError(f"{where}: only a numeric field can vary, and this one is not a number")
-        if (
-            not isinstance(bounds, list)
-            or len(bounds) != 2
-            or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds)
-        ):
-            raise CredsimError(f"{where}: expected [low, high], two numbers, got {bounds!r}")
-        low, high = bounds
-        if not all(math.isfinite(b) for b in bounds):
-            raise CredsimError(f"{where}: low and high must be finite numbers, got {bounds!r}")
-        if not low < high:
-            raise CredsimError(f"{where}: low ({low:g}) must be below high ({high:g})")
-        integer = kind is int
-        if integer and (low != int(low) or high != int(high)):
-            raise CredsimError(f"{where}: an integer field: low and high must be whole numbers, got {bounds!r}")
-        world = _is_world(path)
-        for name, bound in (("low", low), ("high", high)):
-            value = int(bound) if integer else float(bound)
-            try:
-                with_values(scenario, {path: value}, source)
-                if world and baseline is not None:
-                    with_values(baseline, {path: value}, f"{source} (baseline)")
-            except (ScenarioError, CredsimError) as err:
-                msg = str(err).split(": ", 1)[-1] if str(err).startswith(source) else str(err)
-                raise CredsimError(f"{where}: {name} {value:g} is outside the field's validity: {msg}") from None
-        out.append(Range(path, float(low), float(high), integer, world))
-    return out
-
-
-def load_ranges(path: str | os.PathLike, scenario: Scenario, baseline: Scenario | None = None) -> list[Range]:
-    """Read and check a ranges TOML file (:func:`parse_ranges`)."""
-    try:
-        text = read_text_file(Path(path), "ranges", CredsimError, MAX_RANGES_BYTES)
-    except CredsimError as err:
-        msg = str(err)
-        raise CredsimError(msg if msg.startswith("ranges") else f"ranges: {msg}") from None
-    return parse_ranges(text, scenario, baseline, f"ranges {path}")
-
-
-# -- the design -------------------------------------------------------------------------------------
-
-
-def problem(ranges: list[Range]) -> dict:
-    """SALib's problem: integer fields span [low, high + 1) so that flooring gives each whole value
-    an equal share of the design."""
-    return {
-        "num_vars": len(ranges),
-        "names": [r.path for r in ranges],
-        "bounds": [[r.low, r.high + 1.0 if r.integer else r.high] for r in ranges],
-    }
-
-
-def design(ranges: list[Range], method: str, samples: int, seed: int) -> np.ndarray:
-    """The design matrix (points × parameters, SALib's scaled coordinates); deterministic in ``seed``."""
-    rng_seed = seed % (1 << 32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SALib: "N should be a power of 2" (the docs say so)
-        if method == "sobol":
-            from SALib.sample import sobol
-
-            return sobol.sample(problem(ranges), samples, calc_second_order=False, seed=rng_seed)
-        from SALib.sample import morris
-
-        return morris.sample(problem(ranges), samples, num_levels=MORRIS_LEVELS, seed=rng_seed)
-
-
-def design_size(n_params: int, method: str, samples: int) -> int:
-    return samples * (n_params + 2 if method == "sobol" else n_params + 1)
-
-
-def point_values(ranges: list[Range], row) -> dict[str, int | float]:
-    return {r.path: r.value(u) for r, u in zip(ranges, row)}
-
-
-def _describe(values: dict) -> str:
-    return ", ".join(f"{p}={v:g}" if isinstance(v, float) else f"{p}={v}" for p, v in values.items())
-
-
-# -- runs -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Job:
-    """One run: a scenario (a design point or a baseline) at one seed."""
-
-    key: tuple[str, int]  # (scenario hash, seed)
-    name: str
-    scenario: Scenario
-    seed: int
-
-
-def _run_batch(batch: list[Job], population: int, days: int, threads: int | None) -> list[RunResult]:
-    """Run a batch of jobs in this process (a pool worker keeps its loaded kernel between batches)."""
-    return [simulate(j.scenario, population, days, j.seed, threads=threads, name=j.name) for j in batch]
-
-
-def _stored_runs(catalog: Catalog | None, population: int, days: int) -> dict[tuple[str, int], str]:
-    """(scenario hash, seed) → run id of every complete stored run of this size and code version
-    without a histogram (what :meth:`Catalog.find` would match, all in one query)."""
-    if catalog is None or not catalog.path.exists():
-        return {}
-    with catalog.connect() as con:
-        rows = con.execute(
-            "SELECT scenario_hash, seed, run_id FROM runs WHERE complete AND population = ? AND days = ? "
-            "AND code_version = ? AND hist_bins = 0 ORDER BY created_at",
-            [population, days, code_version()],
-        ).fetchall()
-    return {(h, int(s)): run_id for h, s, run_id in rows}
-
-
-def _stored_daily(catalog: Catalog, run_ids: list[str]) -> dict[str, pd.DataFrame]:
-    """The daily tables of stored runs, in one query."""
-    if not run_ids:
-        return {}
-    with catalog.connect() as con:
-        df = con.execute(
-            "SELECT run_id, day, col, metric, value FROM daily WHERE run_id IN (SELECT unnest(?)) "
-            "ORDER BY run_id, day, col",
-            [run_ids],
-        ).df()
-    out = {}
-    for run_id, part in df.groupby("run_id", sort=False):
-        n_cols = int(part["col"].max()) + 1
-        cols = part["metric"].iloc[:n_cols].tolist()
-        out[run_id] = pd.DataFrame(part["value"].to_numpy(np.int64).reshape(-1, n_cols), columns=cols)
-    return out
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def execute(
-    jobs: list[Job],
-    population: int,
-    days: int,
-    catalog: Catalog | None,
-    *,
-    workers: int = 1,
-    on_run: Callable[[int, int], None] | None = None,
-) -> dict[tuple[str, int], pd.DataFrame]:
-    """Run the jobs → daily table by job key, storing finished runs in the catalog in batches.
-
-    With ``$RAY_ADDRESS`` set: batches as Ray tasks on the cluster, one CPU each. Otherwise ``workers``
-    > 1: a pool of that many processes, each running batches on one thread; 1: here, on all cores.
-    ``on_run(done, total)`` after each finished run. Finished runs are stored at least
-    every :data:`STORE_EVERY_S` seconds and whenever :data:`STORE_BATCH` are waiting (opening the
-    catalog costs more than storing a small run), and before an error or an interrupt propagates,
-    so an interrupted analysis resumes from every run it finished."""
-    total = len(jobs)
-    out: dict[tuple[str, int], pd.DataFrame] = {}
-    waiting: list[RunResult] = []
-    last_store = time.monotonic()
-
-    def flush() -> None:
-        nonlocal waiting, last_store
-        if catalog is not None and waiting:
-            catalog.add_many(waiting)
-        waiting, last_store = [], time.monotonic()
-
-    def finished(results: list[RunResult], batch: list[Job]) -> None:
-        for result, job in zip(results, batch):
-            out[job.key] = result.daily
-            waiting.append(result)
-            if on_run is not None:
-                on_run(len(out), total)
-        if len(waiting) >= STORE_BATCH or time.monotonic() - last_store >= STORE_EVERY_S:
-            flush()
-
-    if not jobs:
-        return out
-    try:
-        if os.environ.get("RAY_ADDRESS"):
-            _run_ray(jobs, population, days, finished)
-        elif workers <= 1 or total == 1:
-            for job in jobs:
-                finished(_run_batch([job], population, days, None), [job])
-        else:
-            _run_pool(jobs, population, days, min(workers, total), finished)
-    finally:
-        flush()
-    return out
-
-
-def _run_pool(jobs: list[Job], population: int, days: int, workers: int, finished) -> None:
-    """The jobs in batches over a pool of processes, one thread each; ``finished`` per batch."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    size = max(1, min(STORE_BATCH, len(jobs) // (workers * 8)))  # small batches: steady progress, balanced ends
-    batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    # spawn, not fork: numba's threading layer must not be forked from a process already using it
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        pending = {pool.submit(_run_batch, b, population, days, 1): b for b in batches}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    finished(fut.result(), pending.pop(fut))
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
-
-
-def _run_ray(jobs: list[Job], population: int, days: int, finished) -> None:
-    """The jobs in batches as Ray tasks on the cluster at ``$RAY_ADDRESS``, one CPU and one thread each
-    (a worker process keeps its loaded kernel between tasks); ``finished`` per batch."""
-    from credsim.backends.ray.pool import ensure_ray
-
-    ray = ensure_ray()
-    from ray.exceptions import RayError, RayTaskError
-
-    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    size = max(1, min(STORE_BATCH, len(jobs) // (cpus * 8)))
-    task = ray.remote(num_cpus=1, max_retries=1)(_run_batch)
-    index = {
-        task.remote(jobs[i : i + size], population, days, 1): jobs[i : i + size] for i in range(0, len(jobs), size)
-    }
-    pending = list(index)
-    try:
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            batch = index[ready[0]]
-            try:
-                results = ray.get(ready[0])
-            except RayTaskError as err:
-                cause = getattr(err, "cause", None)
-                text = str(cause) if isinstance(cause, CredsimError) else str(err).splitlines()[0]
-                raise CredsimError(f"sensitivity: run {batch[0].name} seed {batch[0].seed} failed: {text}") from None
-            except RayError as err:
-                raise CredsimError(
-                    f"sensitivity: a batch from {batch[0].name} was lost: {str(err).splitlines()[0]}"
-                ) from None
-            finished(results, batch)
-    except BaseException:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        raise
 
 
 # -- the analysis ----------------------------------------------------------------------------------
@@ -567,7 +231,7 @@ def prepare(
     base_cache: dict[tuple, Scenario] = {}
     for i, row in enumerate(x):
         values = point_values(ranges, row)
-        where = f"design point {i} ({_describe(values)})"
+        where = f"design point {i} ({describe_point(values)})"
         points.append(with_values(sc, values, f"sensitivity: {where} makes {name} invalid"))
         world = {p: v for p, v in values.items() if any(r.path == p and r.world for r in ranges)}
         wkey = tuple(sorted(world.items()))
@@ -611,13 +275,13 @@ def run_analysis(
 ) -> Sensitivity:
     """Run what the catalog lacks, score every design point against its baseline, and compute the
     indices. ``on_plan(to_run, reused)`` once the catalog was read; ``on_run(done, to_run)`` per run."""
-    stored = _stored_runs(catalog, prep.population, prep.days)
+    stored = stored_runs(catalog, prep.population, prep.days)
     todo = [j for j in prep.jobs if j.key not in stored]
     reused = {j.key: stored[j.key] for j in prep.jobs if j.key in stored}
     if on_plan is not None:
         on_plan(len(todo), len(reused))
     daily = execute(todo, prep.population, prep.days, catalog, workers=workers or default_workers(), on_run=on_run)
-    by_id = _stored_daily(catalog, list(reused.values())) if reused else {}
+    by_id = stored_daily(catalog, list(reused.values())) if reused else {}
     for key, run_id in reused.items():
         daily[key] = by_id[run_id]
     y = np.full((len(prep.points), len(prep.metrics)), np.nan)

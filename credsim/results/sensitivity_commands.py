@@ -81,8 +81,12 @@ def register(app: typer.Typer) -> None:
         seed: str = typer.Option("1", "--seed", "-s", help="First seed (and the design's sampler seed)."),
         baseline: str = typer.Option("baseline", "--baseline", help="The reference scenario: the system switched off."),
         metric: Optional[list[str]] = typer.Option(None, "--metric", help="Only this scorecard metric (repeatable)."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Local processes (default: all cores); "
-                                              "with $RAY_ADDRESS set the runs are Ray tasks on that cluster instead."),
+        workers: Optional[int] = typer.Option(
+            None,
+            "--workers",
+            help="Local processes (default: all cores); "
+            "with $RAY_ADDRESS set the runs are Ray tasks on that cluster instead.",
+        ),
         catalog: Optional[Path] = typer.Option(None, "--catalog", help=CATALOG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print the indices as JSON instead of tables."),
         report: Optional[Path] = typer.Option(
@@ -94,8 +98,14 @@ def register(app: typer.Typer) -> None:
 
         Every run is stored in the catalog and reused: an interrupted analysis resumes where it stopped.
         With $RAY_ADDRESS set, the runs are spread over that Ray cluster."""
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-        from rich.progress import TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         from credsim.console import err_console, out_console, user_errors
         from credsim.errors import CredsimError
@@ -140,8 +150,11 @@ def register(app: typer.Typer) -> None:
             def on_plan(todo: int, reused: int) -> None:
                 nonlocal task
                 if not (quiet or as_json):
-                    err_console.print(f"{prep.name}: {len(prep.design):,} design points × {k_seeds} seed(s): "
-                                      f"{todo + reused:,} runs, {reused:,} already in the catalog", highlight=False)
+                    err_console.print(
+                        f"{prep.name}: {len(prep.design):,} design points × {k_seeds} seed(s): "
+                        f"{todo + reused:,} runs, {reused:,} already in the catalog",
+                        highlight=False,
+                    )
                 task = progress.add_task(f"sensitivity {prep.name}", total=max(todo, 1), completed=0 if todo else 1)
 
             def on_run(done: int, total: int) -> None:
