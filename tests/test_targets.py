@@ -4,7 +4,9 @@ tables, seeds averaged, schedule values fitted, the seed spread, and bad targets
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
@@ -173,3 +175,22 @@ def test_history_preset_runs_from_an_empty_list():
     daily = credsim.simulate(PRESET, 2000, 10, 1).daily
     assert int(daily["listed"].iloc[0]) == int(daily["entries"].iloc[0])  # empty on day 0: day 1's listed all entered
     assert list(daily["day"]) == list(range(1, 11))
+
+
+FIT = Path(__file__).parent.parent / "docs" / "analysis"
+
+
+def test_committed_fit_is_the_presets_and_the_charts():
+    """The preset holds the committed fit's values, the fit's targets file is the committed one, and
+    the committed chart is what the chart script draws from the committed residuals (no refit)."""
+    doc = json.loads((FIT / "court-list-fit" / "residuals.json").read_text())
+    _, sc = load(PRESET)
+    for path, value in doc["params"].items():
+        assert get_param(sc, path) == value, path
+    tg = parse_targets((FIT / "court-list-targets.toml").read_text(), sc)
+    assert [r["target"] for r in doc["residuals"]] == [t.value for t in tg.targets]
+    assert doc["settings"]["population"] == tg.population and doc["settings"]["trials"] == tg.trials
+    spec = importlib.util.spec_from_file_location("court_list_chart", FIT / "court_list_chart.py")
+    chart = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chart)
+    assert chart.chart(doc) == (FIT / "court-list-fit.svg").read_text()

@@ -83,11 +83,11 @@ def register(app: typer.Typer) -> None:
             for p, v in cal.params.items():
                 sp = cal.spread.get(p)
                 seeds = "" if not sp or len(sp["seeds"]) < 2 else f" (seeds' best: {sp['min']:.6g} .. {sp['max']:.6g})"
-                out_console.print(f"{p} = {v:.6g}{seeds}", highlight=False)
+                out_console.print(f"{p} = {v:.6g}{seeds}", highlight=False, soft_wrap=True)
             for r in cal.residuals:
                 off = f"{100 * r['relative_residual']:+.2f}%" if r["target"] else f"residual {r['residual']:+.6g}"
                 met = "" if r["met"] is None else (" met" if r["met"] else f" NOT met (tolerance {r['tolerance']:.0%})")
                 on = f" on {r['date']}" if r["date"] else ""
                 out_console.print(f"{r['metric']}{on}: target {r['target']:.6g}, simulated {r['simulated']:.6g} "
-                                  f"({off}){met}", highlight=False)  # fmt: skip
+                                  f"({off}){met}", highlight=False, soft_wrap=True)  # fmt: skip
             out_console.print(f"loss {cal.loss:.6g} → {path}", highlight=False)
