@@ -53,7 +53,7 @@ def same_tables(a, b) -> None:
 
 
 #: Presets that use CSM-2 by design (the court list as it works, the essay with CSM-2's mechanisms).
-CSM2_PRESETS = {"court-defaulters", "essay-plus"}
+CSM2_PRESETS = {"court-defaulters", "court-defaulters-history", "essay-plus"}
 CSM2_WORDS = ("initial_share", "initial_score", "[exit]", "[appeals]", "[adaptive]", "schedule")
 
 

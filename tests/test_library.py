@@ -23,7 +23,7 @@ from credsim.library.lint import RULES, lint
 from credsim.results.scorecard import check_comparable
 from credsim.scenario import Scenario, from_toml, load, presets
 
-LIBRARY = ["court-defaulters", "court-defaulters-baseline", "rongcheng", "sesame", "reformed", "essay-plus"]
+LIBRARY = ["court-defaulters", "court-defaulters-baseline", "court-defaulters-history", "rongcheng", "sesame", "reformed", "essay-plus"]
 
 
 @pytest.mark.parametrize("name", LIBRARY)

@@ -29,21 +29,27 @@ Metrics: ``ever_listed_pct`` and ``listed_end_pct`` (as in the scorecard, in %),
 of the daily table (MODEL.md §5): ``mean_per_capita:COL`` (daily mean / population),
 ``sum_per_capita:COL`` (total / population), ``last_per_capita:COL`` (last day / population).
 The loss is the weighted sum of squared relative residuals, (simulated − target) / |target|
-(absolute residual where the target is 0).
+(absolute residual where the target is 0). A target may also carry ``tolerance`` (relative, > 0):
+the result then says whether it is met, |relative residual| <= tolerance.
+
+Time series: with ``start_date = 2013-10-01`` (the calendar date of day 1) a target may instead name
+a ``date`` and a ``quantity`` (``"COLUMN"``, the column on that day, or ``"cumulative:COLUMN"``, its
+sum from day 1), per head; ``seeds = K`` makes each trial the mean over seeds seed..seed+K-1 and the
+result reports each parameter's spread across seeds. See :mod:`credsim.library.targets`.
 
 Parameter paths: ``channel.NAME.FIELD``, ``activity.NAME.FIELD``, or ``SECTION.FIELD`` for the
 sections ``population``, ``score``, ``blacklist``, ``behaviour``, ``stress`` and, when the scenario
-has them, the CSM-2 tables ``exit``, ``appeals``, ``adaptive``. Integer fields are
+has them, the CSM-2 tables ``exit``, ``appeals``, ``adaptive``; a schedule's values as
+``schedule[K].PATH``, where PATH is a key the K-th ``[[schedule]]`` entry sets (the schedule's own
+path rules apply to every sampled value), and its day as ``schedule[K].day``. Integer fields are
 sampled as integers; booleans and names cannot be fitted.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
-import io
-import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,14 +57,25 @@ from pathlib import Path
 import pandas as pd
 
 from credsim.errors import CredsimError, ScenarioError
-from credsim.fsutil import CALIBRATION, check_output_folder, write_output_folder
-from credsim.scenario import Scenario, canonical_toml, from_dict
+from credsim.library.calibration_files import check_out, write_calibration  # noqa: F401 (re-exported)
+from credsim.library.targets import (  # noqa: F401  (metric_value, residuals: part of this module's API)
+    DatedTarget,
+    metric_value,
+    parse_dated,
+    parse_seeds,
+    parse_start_date,
+    parse_tolerance,
+    residuals,
+    seed_spread,
+)
+from credsim.scenario import Scenario, from_dict
 from credsim.scenario.loader import read_text_file
 
 SECTIONS = ("population", "score", "blacklist", "behaviour", "stress", "exit", "appeals", "adaptive")
 NAMED = ("channel", "activity")
 MAX_TRIALS = 10_000
-_KEYS = {"population", "days", "seed", "trials", "sampler_seed", "parameter", "target"}
+_KEYS = {"population", "days", "seed", "trials", "sampler_seed", "parameter", "target", "start_date", "seeds"}
+_SCHEDULE = re.compile(r"schedule\[(\d+)\]\.(.+)")
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,7 @@ class Target:
     value: float
     weight: float = 1.0
     last_days: int | None = None
+    tolerance: float | None = None
 
 
 @dataclass
@@ -83,12 +101,14 @@ class Targets:
     """A parsed targets file."""
 
     parameters: list[Parameter]
-    targets: list[Target]
+    targets: list[Target | DatedTarget]
     population: int
     days: int
     seed: int
     trials: int
     sampler_seed: int
+    seeds: int = 1
+    start_date: object = None  # datetime.date of day 1, with dated targets
 
 
 @dataclass
@@ -101,9 +121,16 @@ class Calibration:
     residuals: list[dict]
     trials: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    spread: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"params": self.params, "loss": self.loss, "residuals": self.residuals, "settings": self.settings}
+        return {
+            "params": self.params,
+            "loss": self.loss,
+            "residuals": self.residuals,
+            "spread": self.spread,
+            "settings": self.settings,
+        }
 
 
 # ---------------------------------------------------------------- scenario paths
@@ -112,7 +139,18 @@ class Calibration:
 def _locate(data: dict, path: str) -> tuple[dict, str]:
     """The dict holding the field at ``path`` in a scenario's plain data, and the field's key."""
     parts = path.split(".")
-    if len(parts) == 3 and parts[0] in NAMED:
+    sched = _SCHEDULE.fullmatch(path)
+    if sched:
+        entries, k = data.get("schedule") or [], int(sched[1])
+        if k >= len(entries):
+            raise CredsimError(f"parameter {path!r}: the scenario has {len(entries)} [[schedule]] entries")
+        holder, key = (entries[k], "day") if sched[2] == "day" else (entries[k]["set"], sched[2])
+        if key not in holder:
+            raise CredsimError(
+                f"parameter {path!r}: schedule[{k}] does not set {key!r} (it sets: "
+                f"{', '.join(entries[k]['set'])}); fit a value the entry sets"
+            )
+    elif len(parts) == 3 and parts[0] in NAMED:
         kind, name, key = parts
         for item in data.get(kind, []):
             if item.get("name") == name:
@@ -126,9 +164,11 @@ def _locate(data: dict, path: str) -> tuple[dict, str]:
             raise CredsimError(f"parameter {path!r}: the scenario has no [{parts[0]}] table")
         holder, key = data[parts[0]], parts[1]
     else:
-        raise CredsimError(f"parameter {path!r}: expected channel.NAME.FIELD, activity.NAME.FIELD or "
-                           f"SECTION.FIELD with SECTION one of {', '.join(SECTIONS)}")  # fmt: skip
-    if key not in holder or key == "name":
+        raise CredsimError(
+            f"parameter {path!r}: expected channel.NAME.FIELD, activity.NAME.FIELD or "
+            f"SECTION.FIELD with SECTION one of {', '.join(SECTIONS)}"
+        )
+    if sched is None and (key not in holder or key == "name"):
         raise CredsimError(f"parameter {path!r}: no such numeric field {key!r}")
     value = holder[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -178,8 +218,10 @@ def _check_metric(metric: str, scenario: Scenario, source: str) -> None:
         return
     kind, _, col = metric.partition(":")
     if kind not in ("mean_per_capita", "sum_per_capita", "last_per_capita") or not col:
-        raise CredsimError(f"{source}: unknown metric {metric!r} (use ever_listed_pct, listed_end_pct, "
-                           "mean_per_capita:COLUMN, sum_per_capita:COLUMN or last_per_capita:COLUMN)")  # fmt: skip
+        raise CredsimError(
+            f"{source}: unknown metric {metric!r} (use ever_listed_pct, listed_end_pct, "
+            "mean_per_capita:COLUMN, sum_per_capita:COLUMN or last_per_capita:COLUMN)"
+        )
     if col not in daily_columns(scenario):
         raise CredsimError(f"{source}: metric {metric!r}: the daily table has no column {col!r}")
 
@@ -201,6 +243,8 @@ def parse_targets(text: str, scenario: Scenario, source: str = "targets") -> Tar
     seed = _int(doc.get("seed", 1), f"{source}: seed", 0, 2**64 - 1)
     trials = _int(doc.get("trials", 50), f"{source}: trials", 1, MAX_TRIALS)
     sampler_seed = _int(doc.get("sampler_seed", seed % 2**32), f"{source}: sampler_seed", 0, 2**32 - 1)
+    seeds = parse_seeds(doc.get("seeds", 1), seed, f"{source}: seeds")
+    start = parse_start_date(doc["start_date"], f"{source}: start_date") if "start_date" in doc else None
 
     if not isinstance(doc["parameter"], list) or not doc["parameter"]:
         raise CredsimError(f"{source}: [[parameter]] must be a non-empty list of tables")
@@ -233,12 +277,17 @@ def parse_targets(text: str, scenario: Scenario, source: str = "targets") -> Tar
 
     if not isinstance(doc["target"], list) or not doc["target"]:
         raise CredsimError(f"{source}: [[target]] must be a non-empty list of tables")
-    targets: list[Target] = []
+    targets: list[Target | DatedTarget] = []
+    columns = daily_columns(scenario)
     for i, t in enumerate(doc["target"]):
         where = f"{source}: target[{i}]"
+        if isinstance(t, dict) and ("date" in t or "quantity" in t):
+            dated = [x for x in targets if isinstance(x, DatedTarget)]
+            targets.append(parse_dated(t, where, start, days, columns, dated[-1] if dated else None))
+            continue
         if not isinstance(t, dict) or "metric" not in t or "value" not in t:
-            raise CredsimError(f"{where}: needs metric and value")
-        extra = sorted(set(t) - {"metric", "value", "weight", "last_days"})
+            raise CredsimError(f"{where}: needs metric and value (or date, quantity and value)")
+        extra = sorted(set(t) - {"metric", "value", "weight", "last_days", "tolerance"})
         if extra:
             raise CredsimError(f"{where}: unknown field {extra[0]!r}")
         metric = str(t["metric"])
@@ -249,8 +298,9 @@ def parse_targets(text: str, scenario: Scenario, source: str = "targets") -> Tar
         last = t.get("last_days")
         if last is not None:
             last = _int(last, f"{where}.last_days", 1, days)
-        targets.append(Target(metric, _num(t["value"], f"{where}.value"), weight, last))
-    return Targets(params, targets, population, days, seed, trials, sampler_seed)
+        tolerance = parse_tolerance(t.get("tolerance"), f"{where}.tolerance")
+        targets.append(Target(metric, _num(t["value"], f"{where}.value"), weight, last, tolerance))
+    return Targets(params, targets, population, days, seed, trials, sampler_seed, seeds, start)
 
 
 def load_targets(path: str | Path, scenario: Scenario) -> Targets:
@@ -262,41 +312,9 @@ def load_targets(path: str | Path, scenario: Scenario) -> Targets:
 # ---------------------------------------------------------------- metrics and fit
 
 
-def metric_value(daily: pd.DataFrame, population: int, metric: str, last_days: int | None = None) -> float:
-    """One metric of a daily table (see the module docstring)."""
-    table = daily.iloc[-last_days:] if last_days else daily
-    if metric == "ever_listed_pct":
-        return 100.0 * int(table["ever_listed"].iloc[-1]) / population
-    if metric == "listed_end_pct":
-        return 100.0 * int(table["listed"].iloc[-1]) / population
-    kind, _, col = metric.partition(":")
-    if col not in table.columns:
-        raise CredsimError(f"metric {metric!r}: no column {col!r} in the daily table")
-    series = table[col].astype("int64")
-    if kind == "mean_per_capita":
-        return float(series.mean()) / population
-    if kind == "sum_per_capita":
-        return int(series.sum()) / population
-    if kind == "last_per_capita":
-        return int(series.iloc[-1]) / population
-    raise CredsimError(f"unknown metric {metric!r}")
-
-
-def residuals(daily: pd.DataFrame, population: int, targets: list[Target]) -> tuple[float, list[dict]]:
-    """(loss, one row per target with simulated value and residuals)."""
-    rows, loss = [], 0.0
-    for t in targets:
-        sim = metric_value(daily, population, t.metric, t.last_days)
-        res = sim - t.value
-        rel = res / abs(t.value) if t.value else res
-        loss += t.weight * rel * rel
-        rows.append({"metric": t.metric, "last_days": t.last_days, "target": t.value, "simulated": sim,
-                     "residual": res, "relative_residual": rel, "weight": t.weight})  # fmt: skip
-    return loss, rows
-
-
-def calibrate(scenario: Scenario, targets: Targets, *, name: str = "scenario", backend: str = "cpu",
-              on_trial=None) -> Calibration:  # fmt: skip
+def calibrate(
+    scenario: Scenario, targets: Targets, *, name: str = "scenario", backend: str = "cpu", on_trial=None
+) -> Calibration:
     """Fit ``targets.parameters`` to ``targets.targets`` with a seeded TPE sampler (sequential)."""
     import optuna
 
@@ -306,6 +324,10 @@ def calibrate(scenario: Scenario, targets: Targets, *, name: str = "scenario", b
     sampler = optuna.samplers.TPESampler(seed=targets.sampler_seed)
     study = optuna.create_study(direction="minimize", sampler=sampler)
     trials: list[dict] = []
+    seeds = [targets.seed + k for k in range(targets.seeds)]
+
+    def run(sc: Scenario) -> list[pd.DataFrame]:
+        return [simulate(sc, targets.population, targets.days, s, backend=backend, name=name).daily for s in seeds]
 
     def objective(trial: "optuna.Trial") -> float:
         params: dict[str, float | int] = {}
@@ -316,67 +338,57 @@ def calibrate(scenario: Scenario, targets: Targets, *, name: str = "scenario", b
                 params[p.path] = trial.suggest_float(p.path, p.low, p.high, log=p.log)
         try:
             sc = with_params(scenario, params, f"{name} (trial {trial.number})")
-            result = simulate(sc, targets.population, targets.days, targets.seed, backend=backend, name=name)
+            dailies = run(sc)
         except ScenarioError as err:  # a point inside the bounds can still be invalid (odd contacts, ...)
             trials.append({"trial": trial.number, **params, "loss": math.nan, "invalid": str(err)})
             raise optuna.TrialPruned(str(err)) from None
-        loss, rows = residuals(result.daily, targets.population, targets.targets)
-        trials.append({"trial": trial.number, **params, "loss": loss,
-                       **{f"sim:{r['metric']}": r["simulated"] for r in rows}})  # fmt: skip
+        loss, rows = residuals(dailies, targets.population, targets.targets)
+        seed_losses = [residuals(d, targets.population, targets.targets)[0] for d in dailies]
+        trials.append(
+            {
+                "trial": trial.number,
+                **params,
+                "loss": loss,
+                "seed_losses": seed_losses,
+                **{f"sim:{r['metric']}" + (f"@{r['date']}" if r["date"] else ""): r["simulated"] for r in rows},
+            }
+        )
         if on_trial is not None:
             on_trial(trial.number + 1, targets.trials)
         return loss
 
     study.optimize(objective, n_trials=targets.trials, n_jobs=1, gc_after_trial=False, show_progress_bar=False)
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
-        raise CredsimError(f"calibrate: every one of {targets.trials} trials was an invalid scenario; narrow the bounds")
+        raise CredsimError(
+            f"calibrate: every one of {targets.trials} trials was an invalid scenario; narrow the bounds"
+        )
     best = study.best_trial
     params = {p.path: best.params[p.path] for p in targets.parameters}
     fitted = with_params(scenario, params, name)
-    result = simulate(fitted, targets.population, targets.days, targets.seed, backend=backend, name=name)
-    loss, rows = residuals(result.daily, targets.population, targets.targets)
-    settings = {"scenario": name, "population": targets.population, "days": targets.days, "seed": targets.seed,
-                "trials": targets.trials, "sampler": "optuna TPESampler", "sampler_seed": targets.sampler_seed,
-                "optuna": optuna.__version__, "best_trial": best.number,
-                "parameters": [{"path": p.path, "low": p.low, "high": p.high, "log": p.log, "integer": p.integer,
-                                "start": get_param(scenario, p.path)} for p in targets.parameters]}  # fmt: skip
-    return Calibration(fitted, params, loss, rows, trials, settings)
-
-
-def check_out(out: str | Path) -> None:
-    """Refuse early (before any trial) an output folder :func:`write_calibration` would refuse."""
-    check_output_folder(Path(out), CALIBRATION)
-
-
-def write_calibration(cal: Calibration, out: str | Path) -> Path:
-    """Write ``fitted.toml``, ``residuals.json``, ``residuals.csv``, ``trials.csv`` and the marker
-    ``calibration.json`` into ``out``: a new folder all at once (a temporary sibling renamed into
-    place); an earlier calibration folder file by file, replacing only credsim's own files."""
-    out = Path(out)
-    header = [f"# fitted by credsim calibrate from {cal.settings.get('scenario')!s}: "
-              f"population {cal.settings.get('population')}, days {cal.settings.get('days')}, "
-              f"seed {cal.settings.get('seed')}, {cal.settings.get('trials')} TPE trials "
-              f"(sampler seed {cal.settings.get('sampler_seed')}), loss {cal.loss:.6g}"]  # fmt: skip
-    header += [f"# {path} = {value!r}" for path, value in cal.params.items()]
-    files = {
-        "fitted.toml": "\n".join(header) + "\n" + canonical_toml(cal.scenario),
-        "residuals.json": json.dumps(cal.to_json(), indent=2) + "\n",
-        "residuals.csv": _csv_text(["metric", "last_days", "target", "simulated", "residual", "relative_residual",
-                                    "weight"], cal.residuals),  # fmt: skip
+    loss, rows = residuals(run(fitted), targets.population, targets.targets)
+    spread = seed_spread(trials, [p.path for p in targets.parameters], seeds)
+    settings = {
+        "scenario": name,
+        "population": targets.population,
+        "days": targets.days,
+        "seed": targets.seed,
+        "seeds": seeds,
+        "start_date": targets.start_date.isoformat() if targets.start_date else None,
+        "trials": targets.trials,
+        "sampler": "optuna TPESampler",
+        "sampler_seed": targets.sampler_seed,
+        "optuna": optuna.__version__,
+        "best_trial": best.number,
+        "parameters": [
+            {
+                "path": p.path,
+                "low": p.low,
+                "high": p.high,
+                "log": p.log,
+                "integer": p.integer,
+                "start": get_param(scenario, p.path),
+            }
+            for p in targets.parameters
+        ],
     }
-    if cal.trials:
-        files["trials.csv"] = _csv_text(list(dict.fromkeys(k for row in cal.trials for k in row)), cal.trials)
-    try:
-        write_output_folder(out, CALIBRATION, {name: text.encode("utf-8") for name, text in files.items()},
-                            {"scenario": cal.settings.get("scenario"), "loss": cal.loss})
-    except OSError as err:
-        raise CredsimError(f"{out}: cannot write the calibration: {err.strerror or err}") from None
-    return out
-
-
-def _csv_text(columns: list[str], rows: list[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
+    return Calibration(fitted, params, loss, rows, trials, settings, spread)

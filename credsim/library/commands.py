@@ -48,9 +48,16 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def calibrate(
         scenario: str = typer.Argument(..., help=SCENARIO_HELP),
-        targets: Path = typer.Option(..., "--targets", "-t", help="Targets TOML: parameters with bounds, targets, "
-                                     "population, days, seed, trials (see docs/scenarios/court-defaulters.md)."),
-        out: Path = typer.Option(..., "--out", "-o", help="Output folder: fitted.toml, residuals.json/.csv, trials.csv."),
+        targets: Path = typer.Option(
+            ...,
+            "--targets",
+            "-t",
+            help="Targets TOML: parameters with bounds, targets "
+            "(scalar or dated), population, days, seed(s), trials (see docs/scenarios/index.md).",
+        ),
+        out: Path = typer.Option(
+            ..., "--out", "-o", help="Output folder: fitted.toml, residuals.json/.csv, trials.csv."
+        ),
         trials: int = typer.Option(0, "--trials", help="Override the file's number of trials (0: keep)."),
         backend: str = typer.Option("cpu", "--backend", "-b", help="cpu or cuda."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary."),
@@ -81,10 +88,16 @@ def register(app: typer.Typer) -> None:
             path = write_calibration(cal, out)
         if not quiet:
             for p, v in cal.params.items():
-                out_console.print(f"{p} = {v:.6g}", highlight=False)
+                sp = cal.spread.get(p)
+                seeds = "" if not sp or len(sp["seeds"]) < 2 else f" (seeds' best: {sp['min']:.6g} .. {sp['max']:.6g})"
+                out_console.print(f"{p} = {v:.6g}{seeds}", highlight=False, soft_wrap=True)
             for r in cal.residuals:
                 off = f"{100 * r['relative_residual']:+.2f}%" if r["target"] else f"residual {r['residual']:+.6g}"
+                met = "" if r["met"] is None else (" met" if r["met"] else f" NOT met (tolerance {r['tolerance']:.0%})")
+                on = f" on {r['date']}" if r["date"] else ""
                 out_console.print(
-                    f"{r['metric']}: target {r['target']:.6g}, simulated {r['simulated']:.6g} ({off})", highlight=False
+                    f"{r['metric']}{on}: target {r['target']:.6g}, simulated {r['simulated']:.6g} ({off}){met}",
+                    highlight=False,
+                    soft_wrap=True,
                 )
             out_console.print(f"loss {cal.loss:.6g} → {path}", highlight=False)

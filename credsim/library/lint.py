@@ -261,7 +261,9 @@ def lint_policy(sc: Scenario) -> list[Finding]:
                 "listing below the mean score lists a share of people whatever the gravity of what they did",
             )
         )
-    penalties = [f"channel[{i}].points" for i, c in enumerate(sc.channel) if c.points < 0 and (c.detect > 0 or c.false_rate > 0)]
+    penalties = [
+        f"channel[{i}].points" for i, c in enumerate(sc.channel) if c.points < 0 and (c.detect > 0 or c.false_rate > 0)
+    ]
     if sc.score.recovery_rate == 0 and penalties and conseq:
         found.append(
             Finding(
