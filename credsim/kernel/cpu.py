@@ -83,7 +83,7 @@ def sum_public0(lo, hi, own, flags, ip):
 
 @njit(inline="always", _nrt=False)
 def _region_of(g, r, reg_start, reg_size):
-    while g >= reg_start[r] + reg_size[r]:
+    while g >= reg_start[np.uint64(r)] + reg_size[np.uint64(r)]:  # unsigned: no wraparound test
         r += 1
     return r
 
@@ -136,10 +136,10 @@ def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, 
             p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act,
             reg_start, reg_size, amod, row, hist_on, ja, jb, panel,
         )
-        rrow[2 * ra] += bl_a
-        rrow[2 * ra + 1] += pub_a
-        rrow[2 * rb] += bl_b
-        rrow[2 * rb + 1] += pub_b
+        rrow[np.uint64(2 * ra)] += bl_a
+        rrow[np.uint64(2 * ra + 1)] += pub_a
+        rrow[np.uint64(2 * rb)] += bl_b
+        rrow[np.uint64(2 * rb + 1)] += pub_b
 
 
 @_cached
@@ -149,7 +149,7 @@ def run_day(t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress
     and tracked agent j of the panel (if any) writes panel[j]."""
     for k in prange(acc.shape[0]):
         _run_chunk(
-            k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, aux, halo, ip, beh, chan, act,
+            np.int64(k), t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, stress, aux, halo, ip, beh, chan, act,
             reg_start, reg_size, amod, acc[k], racc[k], panel,
         )
 

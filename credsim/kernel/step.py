@@ -120,8 +120,8 @@ def pair_public0(la, n_local, own, flags, w):
 def _listed_yesterday(g, pbit, flags, lo, hi, halo):
     """Was global agent g listed yesterday? Local state if this shard holds g, else the halo bitmap."""
     if g >= lo and g < hi:
-        return (np.int64(flags[g - lo]) >> pbit) & 1
-    return (np.int64(halo[g >> 3]) >> (g & 7)) & 1
+        return (np.int64(flags[np.uint64(g - lo)]) >> pbit) & 1
+    return (np.int64(halo[np.uint64(g >> 3)]) >> (g & 7)) & 1
 
 
 @register_jitable(inline="always")
@@ -183,7 +183,7 @@ def agent_score(i, r, h1, h2, h3, fl, own_prev, pub_prev, ax, mech, pbit, thresh
     delta = np.int64(0)
     tc = -1
     # 2. behaviour: smallest c with u_beh < B[row, c]
-    if u_beh < beh[row, nch - 1]:
+    if u_beh < beh[np.uint64(row), np.uint64(nch - 1)]:  # unsigned: no wraparound test
         c = 0
         while u_beh >= beh[row, c]:
             c += 1
@@ -203,7 +203,7 @@ def agent_score(i, r, h1, h2, h3, fl, own_prev, pub_prev, ax, mech, pbit, thresh
     fc = -1
     if inside:  # steps 4-5 apply only to agents in the system
         # 4. wrongful attribution: smallest c with u_false < F_c
-        if u_false < chan[CH_FALSE_CUM, nch - 1]:
+        if u_false < chan[CH_FALSE_CUM, np.uint64(nch - 1)]:
             c = 0
             while u_false >= chan[CH_FALSE_CUM, c]:
                 c += 1
@@ -342,7 +342,7 @@ def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax0, ax, mec
     denied = 0
     attempted = -1
     nact = ip[IP_NACT]
-    if nact > 0 and u_act < act[AC_CUM, nact - 1]:
+    if nact > 0 and u_act < act[AC_CUM, np.uint64(nact - 1)]:
         a = 0
         while u_act >= act[AC_CUM, a]:
             a += 1
@@ -380,9 +380,9 @@ def agent_finish(li, t, threshold, pub, own, fl, ev, tc, fc, u_act, ax0, ax, mec
         if (fl & F_FLAGGED) != 0:
             acc[C_WRONG] += 1
     cs = ip[IP_COL_STRESS]
-    acc[cs] += s
+    acc[np.uint64(cs)] += s
     if s >= 128:
-        acc[cs + 1] += 1
+        acc[np.uint64(cs + 1)] += 1
     # extension: grades, highest first; the last grade starts at or below score.min
     n_grades = ip[IP_N_GRADES]
     if n_grades > 0:
@@ -442,13 +442,13 @@ def pair_day(p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, au
     pbit = (t - 1) & 1  # yesterday's blacklist bit
     a = 2 * p
     b = a + 1
-    la = a - lo
+    la = np.uint64(a - lo)  # unsigned state indices: no negative-index wraparound per access
     fa = flags[la]
     mech = 0
     if extended(aux):
         mech = ip[IP_MECH]
     has_b = b < ip[IP_N]
-    lb = la + 1
+    lb = la + np.uint64(1)
     fb = fa
     own_pa = np.int64(own[la])
     own_pb = own_pa
