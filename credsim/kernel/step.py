@@ -2,7 +2,7 @@
 
 Functions here are ``register_jitable``: numba compiles them into the CPU driver
 (:mod:`credsim.kernel.cpu`) and, as device functions, into the CUDA driver
-(:mod:`credsim.kernel.cuda`); under ``NUMBA_ENABLE_CUDASIM=1`` they run as plain Python.
+(:mod:`credsim.kernel.cuda_kernels`); under ``NUMBA_ENABLE_CUDASIM=1`` they run as plain Python.
 They read and write state arrays in place and add to an aggregate row; they own no generator,
 do no I/O and allocate nothing. Step numbers in comments are those of MODEL.md §4; the CSM-2
 mechanisms (§8) sit behind ``ip[IP_MECH]``, a bit mask that is 0 for a CSM-1 scenario, so a
