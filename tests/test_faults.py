@@ -119,8 +119,29 @@ def ray_reference(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _hangup_not_ignored():
+    """These tests send SIGHUP. Under ``nohup`` (or any parent that ignores SIGHUP) the runs they start
+    would inherit SIG_IGN and, by design, keep ignoring it; each test starts from the default, as in a
+    terminal, and the disposition is put back after it."""
+    before = signal.getsignal(signal.SIGHUP)
+    if before is signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGHUP, before)
+
+
 # --- stop signals and SIGKILL on the cpu backend --------------------------------------------------
 STOPS = [("SIGTERM", signal.SIGTERM, 143), ("SIGHUP", signal.SIGHUP, 129), ("SIGINT", signal.SIGINT, 130)]
+
+
+def test_a_hangup_the_parent_ignores_stays_ignored(tmp_path, cpu_reference):
+    """Started under ``nohup`` (SIGHUP ignored), a run keeps ignoring SIGHUP and finishes whole."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # inherited by the run; the fixture puts it back
+    out = tmp_path / "o"
+    proc = drive(3, signal.SIGHUP, "run", *args_of(CPU), "-o", str(out), "--checkpoint-every", "0")
+    assert proc.returncode == 0, proc.stderr
+    same_tables(out, cpu_reference)
 
 
 @pytest.mark.parametrize("name,sig,code", STOPS, ids=[s[0] for s in STOPS])
