@@ -135,3 +135,23 @@ def test_bench_csm2_runs_reports_share_and_panel_cost(monkeypatch, capsys):
     assert out.count("essay2 at 0.800 [0.800..0.800] of essay's agent-steps/s") == 2
     assert out.count("the panel adds +2.0 [+2.0..+2.0] % to essay2's day loop") == 2
     assert f"{1000 * 10 / 2.0:.3g}" in out  # essay's agent-steps/s over days 2..D
+
+
+def test_sensitivity_bench_accounts_for_every_run(capsys):
+    """The per-run overhead benchmark runs its design through the analysis's pipeline and prints each
+    part of the overhead (a smoke run at a tiny size; the figures themselves are not asserted)."""
+    import sensitivity_bench
+
+    assert sensitivity_bench.main(["-n", "2000", "-d", "3", "--runs", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "7 runs of a Sobol design" in out
+    for part in ("point", "setup", "host", "store", "other", "score", "overhead", "kernel"):
+        assert f"\n  {part}" in out, part
+
+
+def test_sobol_bench_compares_the_design_with_its_day_loops(capsys):
+    import sobol_bench
+
+    assert sobol_bench.main(["--samples", "1", "-n", "2000", "-d", "3", "--params", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "3 parameters, 1 base samples" in out and "× the day loop" in out
