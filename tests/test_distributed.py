@@ -484,6 +484,20 @@ def test_an_interrupted_sweep_cancels_the_runs_still_going(ray_session, tmp_path
     assert half == 0 and len(seeds) == 1  # that run was stored before the interrupt
 
 
+def test_a_sweep_with_no_run_finishing_in_time_stops_with_one_line(ray_session, tmp_path, monkeypatch):
+    from credsim.distributed import sweep
+
+    def stuck(*args):
+        time.sleep(60)
+
+    monkeypatch.setattr(sweep, "_run_one", stuck)
+    monkeypatch.setenv("CREDSIM_RAY_TIMEOUT", "1")
+    cancelled = _spy_cancel(monkeypatch)
+    t0 = time.monotonic()
+    with pytest.raises(CredsimError, match=r"^sweep: no run finished within 1 s \(CREDSIM_RAY_TIMEOUT\)$"):
+        run_sweep("essay", ["score.spouse_weight=3"], 1, 2000, 10)
+    assert time.monotonic() - t0 < 30 and len(cancelled) == 2  # the point and the baseline, both stuck
+
 def _sensitivity_jobs():
     from credsim.results.sensitivity_runs import Job
 
