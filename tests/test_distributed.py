@@ -411,3 +411,133 @@ def test_a_sensitivity_analysis_over_ray_gives_the_local_outputs(ray_session, tm
     assert remote.runs == local.runs and local.runs["new"] == local.runs["total"] > 2
     np.testing.assert_array_equal(remote.outputs, local.outputs)
     assert len(Catalog(tmp_path / "ray.duckdb").runs()) == local.runs["total"]
+
+
+# --- Ray task failures and interrupts: one line, the rest cancelled, nothing half-written -------------
+
+
+def _failing_on_seed(real, seed_of, bad_seed: int = 2):
+    """``real`` wrapped to raise a CredsimError when its job has ``bad_seed`` (built here, pickled by
+    value into the Ray workers, where it calls their own unpatched ``real``)."""
+
+    def task(*args):
+        if seed_of(args) == bad_seed:
+            raise CredsimError(f"injected failure at seed {bad_seed}")
+        return real(*args)
+
+    return task
+
+
+def _spy_cancel(monkeypatch) -> list:
+    cancelled = []
+    real = ray.cancel
+
+    def spy(ref, **kw):
+        cancelled.append(ref)
+        return real(ref, **kw)
+
+    monkeypatch.setattr(ray, "cancel", spy)
+    return cancelled
+
+
+def _stored(cat) -> tuple[list[int], int]:
+    """(seeds of the complete runs, number of incomplete rows) in a catalog."""
+    if not cat.path.exists():
+        return [], 0
+    with cat.connect() as con:
+        half = con.execute("SELECT count(*) FROM runs WHERE NOT complete").fetchone()[0]
+    return sorted(int(s) for s in cat.runs()["seed"]), half
+
+
+def test_a_failing_sweep_run_is_one_line_and_the_rest_cancelled(ray_session, tmp_path, monkeypatch):
+    from credsim.distributed import sweep
+    from credsim.results.store import Catalog
+
+    monkeypatch.setattr(sweep, "_run_one", _failing_on_seed(sweep._run_one, lambda a: a[4]))
+    cancelled = _spy_cancel(monkeypatch)
+    cat = Catalog(tmp_path / "c.duckdb")
+    seen = []
+    with pytest.raises(CredsimError) as err:  # 4 tasks: essay and baseline × seeds 1, 2
+        run_sweep("essay", ["score.spouse_weight=3"], 2, 2000, 10, catalog=cat, on_result=lambda *a: seen.append(a))
+    msg = str(err.value)
+    assert "\n" not in msg and err.value.__cause__ is None and err.value.__suppress_context__
+    assert msg in {f"sweep: run {name} seed 2 failed: injected failure at seed 2"
+                   for name in ("essay[score.spouse_weight=3]", "baseline")}, msg  # fmt: skip
+    seeds, half = _stored(cat)
+    assert half == 0 and seeds == [1] * len(seen)  # only the runs handed on, each stored whole
+    assert len(seen) + 1 + len(cancelled) == 4  # handed on, the failed one, the rest cancelled
+
+
+def test_an_interrupted_sweep_cancels_the_runs_still_going(ray_session, tmp_path, monkeypatch):
+    from credsim.results.store import Catalog
+
+    cancelled = _spy_cancel(monkeypatch)
+    cat = Catalog(tmp_path / "c.duckdb")
+
+    def ctrl_c(done, total, label):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep("essay", ["score.spouse_weight=3"], 2, 2000, 10, catalog=cat, on_result=ctrl_c)
+    assert len(cancelled) == 3  # all but the first run to finish
+    seeds, half = _stored(cat)
+    assert half == 0 and len(seeds) == 1  # that run was stored before the interrupt
+
+
+def test_a_sweep_with_no_run_finishing_in_time_stops_with_one_line(ray_session, tmp_path, monkeypatch):
+    from credsim.distributed import sweep
+
+    def stuck(*args):
+        time.sleep(60)
+
+    monkeypatch.setattr(sweep, "_run_one", stuck)
+    monkeypatch.setenv("CREDSIM_RAY_TIMEOUT", "1")
+    cancelled = _spy_cancel(monkeypatch)
+    t0 = time.monotonic()
+    with pytest.raises(CredsimError, match=r"^sweep: no run finished within 1 s \(CREDSIM_RAY_TIMEOUT\)$"):
+        run_sweep("essay", ["score.spouse_weight=3"], 1, 2000, 10)
+    assert time.monotonic() - t0 < 30 and len(cancelled) == 2  # the point and the baseline, both stuck
+
+def _sensitivity_jobs():
+    from credsim.results.sensitivity_runs import Job
+
+    _, sc = load("essay")
+    return [Job(("essay", s), "essay", sc, s) for s in (1, 2, 3, 4)]
+
+
+def test_a_failing_sensitivity_run_over_ray_is_one_line_and_the_rest_cancelled(ray_session, tmp_path, monkeypatch):
+    from credsim.results import sensitivity_runs
+    from credsim.results.store import Catalog
+
+    monkeypatch.setenv("RAY_ADDRESS", ray_session)
+    monkeypatch.setattr(sensitivity_runs, "_run_batch",
+                        _failing_on_seed(sensitivity_runs._run_batch, lambda a: a[0][0].seed))  # fmt: skip
+    cancelled = _spy_cancel(monkeypatch)
+    cat = Catalog(tmp_path / "c.duckdb")
+    seen = []
+    with pytest.raises(CredsimError) as err:  # 4 one-run batches (2 CPUs: batches of 4 // 16 → 1 run)
+        sensitivity_runs.execute(_sensitivity_jobs(), 2000, 10, cat, workers=2, on_run=lambda *a: seen.append(a))
+    msg = str(err.value)
+    assert "\n" not in msg and err.value.__cause__ is None and err.value.__suppress_context__
+    assert msg == "sensitivity: run essay seed 2 failed: injected failure at seed 2"
+    seeds, half = _stored(cat)
+    assert half == 0 and 2 not in seeds and len(seeds) == len(seen)  # every run handed on stored before the error
+    assert len(seen) + 1 + len(cancelled) == 4
+
+
+def test_an_interrupted_sensitivity_run_over_ray_cancels_the_rest(ray_session, tmp_path, monkeypatch):
+    from credsim.results import sensitivity_runs
+    from credsim.results.store import Catalog
+
+    monkeypatch.setenv("RAY_ADDRESS", ray_session)
+    cancelled = _spy_cancel(monkeypatch)
+    cat = Catalog(tmp_path / "c.duckdb")
+
+    def ctrl_c(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sensitivity_runs.execute(_sensitivity_jobs(), 2000, 10, cat, workers=2, on_run=ctrl_c)
+    assert len(cancelled) == 3
+    seeds, half = _stored(cat)
+    assert half == 0 and len(seeds) == 1  # the finished run was stored before the interrupt propagated
