@@ -22,7 +22,7 @@ import numpy as np
 from credsim.tables import Tables, Timing
 from credsim.errors import CredsimError
 from credsim.kernel.layout import PANEL_COLUMNS
-from credsim.results.arrow import int_array, repeat_string, string_array, value_array
+from credsim.results.arrow import int_array, repeat_string, take_strings, value_array
 from credsim.results.run import REGION_COLUMNS, RunResult, panel_rows, region_rows
 from credsim.scenario import canonical_toml, from_toml, scenario_hash
 
@@ -304,13 +304,13 @@ def _run_rows(result: RunResult, run_id: str) -> dict[str, "pa.Table"]:
     t = result.tables
     cols = t.columns
     days, n_cols = t.daily.shape[0], len(cols)
-    col_index = int_array(np.tile(np.arange(n_cols, dtype=np.int32), days))
+    col_index = np.tile(np.arange(n_cols, dtype=np.int32), days)
     frames = {
         "daily": _table(
             {
                 "run_id": _repeat(run_id, days * n_cols),
                 "day": np.repeat(t.daily[:, 0], n_cols).astype(np.int32),
-                "metric": string_array(cols).take(col_index),
+                "metric": take_strings(cols, col_index),
                 "value": t.daily.reshape(-1).astype(np.int64),
                 "col": col_index,
             }
