@@ -86,9 +86,14 @@ def value_array(value, arrow_type=None) -> "pa.Array":
 
 def frame_table(columns: dict) -> "pa.Table":
     """``pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)`` for columns that are 1-d
-    NumPy integer arrays or lists of str (pandas 3 stores those as ``large_string``), without pandas."""
+    NumPy integer arrays or lists of str (pandas 3 stores those as ``large_string``), without pandas
+    (but for an empty list of str, which pandas makes a float64 column: that goes through pandas)."""
     import pyarrow as pa
 
+    if any(isinstance(col, list) and not col for col in columns.values()):  # pandas makes an empty one float64
+        import pandas as pd
+
+        return pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)
     arrays, described = [], []
     for name, col in columns.items():
         if isinstance(col, list):
