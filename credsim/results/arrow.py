@@ -40,9 +40,8 @@ def string_array(texts: list[str], large: bool = False) -> "pa.Array":
     data = [t.encode("utf-8") for t in texts]
     offsets = np.zeros(len(data) + 1, np.int64 if large else np.int32)
     offsets[1:] = np.cumsum(np.fromiter(map(len, data), np.int64, len(data)))
-    return pa.Array.from_buffers(
-        pa.large_string() if large else pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
-    )
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    return pa.Array.from_buffers(pa.large_string() if large else pa.string(), len(data), buffers)
 
 
 def repeat_string(text: str, n: int) -> "pa.Array":

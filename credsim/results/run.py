@@ -238,7 +238,9 @@ class RunResult:
                 files["panel_events.csv"] = events_csv(events)
         hist = self._histogram_columns()  # columns of NumPy arrays, not a DataFrame: `run` needs no pandas
         if hist is not None:
-            files["histogram.csv"] = csv_bytes(list(hist), np.column_stack([np.asarray(c, np.int64) for c in hist.values()]))
+            rows = np.column_stack([np.asarray(c, np.int64) for c in hist.values()])
+            files["histogram.csv"] = csv_bytes(list(hist), rows)
+            del rows
         if parquet:
             files.update(self._parquet_files(hist, events))
         del hist, events

@@ -196,8 +196,9 @@ class Catalog:
                         named = f" ({', '.join(RUN_COLUMNS)})" if table == "runs" else ""
                         # the Arrow table as a relation named rows_in for this one statement (con.register
                         # would import pandas, to ask whether the table is a DataFrame)
+                        columns = "*" if not named else named[2:-1]
                         con.from_arrow(pa.concat_tables(parts[table], promote_options="default")).query(
-                            "rows_in", f"INSERT INTO {table}{named} SELECT {'*' if not named else named[2:-1]} FROM rows_in"
+                            "rows_in", f"INSERT INTO {table}{named} SELECT {columns} FROM rows_in"
                         )
                 con.execute("COMMIT")
             except BaseException:
