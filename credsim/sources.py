@@ -40,6 +40,7 @@ RESULT_SOURCES = KERNEL_SOURCES + (
     "backends/ray/*.py",
     "results/__init__.py",
     "results/run.py",
+    "results/arrow.py",  # the Arrow tables behind the Parquet files
     "results/events.py",  # panel_events.csv (MODEL.md §8.7's panel, told as events)
     "reliability/checkpoint.py",
     "reliability/checkpoint_format.py",  # the checkpoint file

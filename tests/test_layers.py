@@ -48,8 +48,10 @@ LAYERS: list[tuple[str, list[str]]] = [
     # the compiled numerical core they run (step functions, CPU drivers, CUDA kernels) is credsim.kernel
     ("backends", ["credsim.backends"]),
     # the API returns a run's result (results.run: its tables as files; results.events: the panel's
-    # events): those two modules are the engine's output, below every workflow that reads runs
-    ("engine", ["credsim.engine", "credsim.api", "credsim.results.run", "credsim.results.events"]),
+    # events; results.arrow: its tables as Arrow, without pandas): those modules are the engine's
+    # output, below every workflow that reads runs
+    ("engine", ["credsim.engine", "credsim.api", "credsim.results.run", "credsim.results.events",
+                "credsim.results.arrow"]),
     ("workflows", ["credsim.results", "credsim.reliability", "credsim.library", "credsim.distributed"]),
     ("faces", ["credsim.console", "credsim.cli", "credsim.report", "credsim.dashboard", "credsim.__main__", "credsim"]),
 ]

@@ -10,6 +10,16 @@ from a CDN: the page works offline.
     server.serve_forever()
 """
 
-from credsim.dashboard.server import App, DashboardServer, make_server
+from __future__ import annotations
 
 __all__ = ["App", "DashboardServer", "make_server"]
+
+
+def __getattr__(name: str):
+    """The server's names, imported on first use: every `credsim` command line imports this package
+    (its `dashboard` command), and the HTTP server's modules are not needed by the others."""
+    if name in __all__:
+        from credsim.dashboard import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

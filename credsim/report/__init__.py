@@ -18,16 +18,19 @@ import os
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from credsim.errors import CredsimError
 from credsim.fsutil import FIGURES, check_output_folder, check_replaceable_file, write_atomic, write_output_folder
-from credsim.report.charts import Chart, build_charts
-from credsim.report.policy import policy_html
 from credsim.results.run import RunResult
 from credsim.distributed.sweep import COUNT_METRICS
-from credsim.results.compare import BASELINE
-from credsim.results.scorecard import check_comparable, metric_label, metric_order, scorecard, verdict
+
+if TYPE_CHECKING:
+    from credsim.report.charts import Chart
+
+# The charts, the scorecard and the comparison (all of them pandas) are imported inside the
+# functions that use them: every `credsim` command line imports this package (its `report`
+# command), and `credsim run` needs none of them (docs/performance.md, "The whole process").
 
 __all__ = ["write_report", "write_figures", "ReportInput", "prepare"]
 
@@ -64,7 +67,8 @@ def _unique_labels(results: list[RunResult]) -> list[str]:
 
 def prepare(obj) -> ReportInput:
     """A Comparison, a RunResult or a list of RunResults → what the report needs."""
-    from credsim.results.compare import Comparison
+    from credsim.results.compare import BASELINE, Comparison
+    from credsim.results.scorecard import check_comparable, scorecard, verdict
 
     if isinstance(obj, Comparison):
         runs = dict(obj.results)
@@ -146,6 +150,8 @@ def _fmt(x: float) -> str:
 
 
 def _scorecard_html(inp: ReportInput) -> str:
+    from credsim.results.scorecard import metric_label, metric_order
+
     e = html.escape
     if not inp.cards:
         return ""
@@ -222,6 +228,8 @@ JS = """
 
 
 def render_html(inp: ReportInput, charts: list[Chart]) -> str:
+    from credsim.report.policy import policy_html
+
     e = html.escape
     runs = list(inp.runs.values())
     pops = sorted({r.population for r in runs})
@@ -314,6 +322,8 @@ def write_report(comparison_or_runs, path: str | os.PathLike, *, figures: str | 
     """Write one self-contained, offline HTML report; with ``figures``, also PNG and SVG of each chart there."""
     path = Path(path)
     check_outputs(path, figures)
+    from credsim.report.charts import build_charts
+
     inp = prepare(comparison_or_runs)
     charts = build_charts(inp.runs, inp.baseline)
     _write_atomic(path, render_html(inp, charts).encode("utf-8"))
@@ -341,5 +351,7 @@ def _write_figures(charts: list[Chart], folder: Path) -> list[Path]:
 
 def write_figures(comparison_or_runs, folder: str | os.PathLike) -> list[Path]:
     """Each chart of the report as PNG and SVG in ``folder`` (made without a browser)."""
+    from credsim.report.charts import build_charts
+
     inp = prepare(comparison_or_runs)
     return _write_figures(build_charts(inp.runs, inp.baseline), Path(folder))

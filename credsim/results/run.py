@@ -40,8 +40,10 @@ def csv_bytes(columns: list[str], rows: np.ndarray) -> bytes:
         import pyarrow as pa
         import pyarrow.csv as pc
 
+        from credsim.results.arrow import int_array  # not pa.array: that imports pandas
+
         table = pa.Table.from_arrays(
-            [pa.array(rows[:, i]) for i in range(rows.shape[1])], names=[f"c{i}" for i in range(rows.shape[1])]
+            [int_array(rows[:, i]) for i in range(rows.shape[1])], names=[f"c{i}" for i in range(rows.shape[1])]
         )
         sink = pa.BufferOutputStream()
         pc.write_csv(table, sink, pc.WriteOptions(include_header=False, quoting_style="none"))
@@ -145,9 +147,13 @@ class RunResult:
         """The region table as a DataFrame, with the region's name added."""
         import pandas as pd
 
-        df = pd.DataFrame(region_rows(self.tables), columns=REGION_COLUMNS)
-        df["region_name"] = [self.tables.region_names[r] for r in df["region"]]
-        return df
+        return pd.DataFrame(self._region_columns())
+
+    def _region_columns(self) -> dict:
+        rows = region_rows(self.tables)
+        cols: dict = {name: rows[:, j] for j, name in enumerate(REGION_COLUMNS)}
+        cols["region_name"] = [self.tables.region_names[r] for r in rows[:, 1]]
+        return cols
 
     @property
     def panel(self):
@@ -174,19 +180,21 @@ class RunResult:
         """Public-score histogram (extension) as a long DataFrame: day, bin_lo, bin_hi, count; or None."""
         import pandas as pd
 
+        cols = self._histogram_columns()
+        return None if cols is None else pd.DataFrame(cols)
+
+    def _histogram_columns(self) -> dict | None:
         t = self.tables
         if t.hist is None:
             return None
         bins = t.hist.shape[1]
         lo = t.hist_lo + t.hist_width * np.arange(bins)
-        return pd.DataFrame(
-            {
-                "day": np.repeat(t.hist_days, bins),
-                "bin_lo": np.tile(lo, len(t.hist_days)),
-                "bin_hi": np.tile(lo + t.hist_width - 1, len(t.hist_days)),
-                "count": t.hist.reshape(-1),
-            }
-        )
+        return {
+            "day": np.repeat(t.hist_days, bins),
+            "bin_lo": np.tile(lo, len(t.hist_days)),
+            "bin_hi": np.tile(lo + t.hist_width - 1, len(t.hist_days)),
+            "count": t.hist.reshape(-1),
+        }
 
     def meta(self) -> dict:
         """Everything that identifies the run, JSON-ready."""
@@ -228,9 +236,11 @@ class RunResult:
             events = self.panel_events
             if events is not None:
                 files["panel_events.csv"] = events_csv(events)
-        hist = self.histogram
+        hist = self._histogram_columns()  # columns of NumPy arrays, not a DataFrame: `run` needs no pandas
         if hist is not None:
-            files["histogram.csv"] = csv_bytes(list(hist.columns), hist.to_numpy(np.int64))
+            rows = np.column_stack([np.asarray(c, np.int64) for c in hist.values()])
+            files["histogram.csv"] = csv_bytes(list(hist), rows)
+            del rows
         if parquet:
             files.update(self._parquet_files(hist, events))
         del hist, events
@@ -304,21 +314,32 @@ class RunResult:
         run_id = meta.get("run_id") if isinstance(meta.get("run_id"), str) else None
         return cls(name, scenario, population, days, seed, backend, tables, timing, run_id, hist_every=every)
 
-    def _parquet_files(self, hist=None, events=None) -> dict[str, bytes]:
-        """The tables as Parquet, in memory (so they are fsynced with the rest); one table at a time."""
+    def _parquet_files(self, hist: dict | None = None, events=None) -> dict[str, bytes]:
+        """The tables as Parquet, in memory (so they are fsynced with the rest); one table at a time.
+        Each table is the one ``pa.Table.from_pandas`` makes of its DataFrame view (pandas metadata
+        included), built without pandas (:mod:`credsim.results.arrow`); only a panel's events are a
+        DataFrame already."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        frames = {"daily.parquet": lambda: self.daily, "regions.parquet": lambda: self.regions}
-        if self.tables.panel is not None:
-            frames["panel.parquet"] = lambda: self.panel
+        from credsim.results.arrow import frame_table
+
+        t = self.tables
+        frames = {
+            "daily.parquet": lambda: frame_table({c: t.daily[:, j] for j, c in enumerate(t.columns)}),
+            "regions.parquet": lambda: frame_table(self._region_columns()),
+        }
+        if t.panel is not None:
+            frames["panel.parquet"] = lambda: frame_table(
+                {c: col for c, col in zip(PANEL_COLUMNS, panel_rows(t).T)}
+            )
             if events is not None:
-                frames["panel_events.parquet"] = lambda: events
-        if self.tables.hist is not None:
-            frames["histogram.parquet"] = lambda: self.histogram if hist is None else hist
+                frames["panel_events.parquet"] = lambda: pa.Table.from_pandas(events, preserve_index=False)
+        if t.hist is not None:
+            frames["histogram.parquet"] = lambda: frame_table(self._histogram_columns() if hist is None else hist)
         out = {}
         for name, frame in frames.items():
             sink = pa.BufferOutputStream()
-            pq.write_table(pa.Table.from_pandas(frame(), preserve_index=False), sink)
+            pq.write_table(frame(), sink)
             out[name] = sink.getvalue().to_pybytes()
         return out

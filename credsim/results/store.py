@@ -15,15 +15,20 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from credsim.tables import Tables, Timing
 from credsim.errors import CredsimError
 from credsim.kernel.layout import PANEL_COLUMNS
+from credsim.results.arrow import int_array, repeat_string, take_strings, value_array
 from credsim.results.run import REGION_COLUMNS, RunResult, panel_rows, region_rows
 from credsim.scenario import canonical_toml, from_toml, scenario_hash
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 SCHEMA_VERSION = 1
 DEFAULT_CATALOG = "credsim.duckdb"
@@ -188,12 +193,13 @@ class Catalog:
             try:
                 for table in ("daily", "regions", "histogram", "panel", "panel_events", "runs"):
                     if table in parts:
-                        con.register("rows_in", pa.concat_tables(parts[table], promote_options="default"))
                         named = f" ({', '.join(RUN_COLUMNS)})" if table == "runs" else ""
-                        con.execute(
-                            f"INSERT INTO {table}{named} SELECT {'*' if not named else named[2:-1]} FROM rows_in"
+                        # the Arrow table as a relation named rows_in for this one statement (con.register
+                        # would import pandas, to ask whether the table is a DataFrame)
+                        columns = "*" if not named else named[2:-1]
+                        con.from_arrow(pa.concat_tables(parts[table], promote_options="default")).query(
+                            "rows_in", f"INSERT INTO {table}{named} SELECT {columns} FROM rows_in"
                         )
-                        con.unregister("rows_in")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -205,6 +211,8 @@ class Catalog:
     # -- reading ----------------------------------------------------------------------------------
     def runs(self) -> pd.DataFrame:
         """All complete runs, newest first."""
+        import pandas as pd  # here, not at the top: storing a run (`credsim run`) needs no pandas
+
         if not self.path.exists():
             return pd.DataFrame(
                 columns=["run_id", "name", "population", "days", "seed", "backend", "loop_s", "created_at"]
@@ -290,7 +298,8 @@ class Catalog:
 
 
 def _run_rows(result: RunResult, run_id: str) -> dict[str, "pa.Table"]:
-    """One run's rows of each catalog table, as Arrow tables in the tables' column order."""
+    """One run's rows of each catalog table, as Arrow tables in the tables' column order (built from
+    buffers, :mod:`credsim.results.arrow`: ``pa.table`` and ``pa.array`` would import pandas)."""
     import pyarrow as pa
 
     t = result.tables
@@ -298,11 +307,11 @@ def _run_rows(result: RunResult, run_id: str) -> dict[str, "pa.Table"]:
     days, n_cols = t.daily.shape[0], len(cols)
     col_index = np.tile(np.arange(n_cols, dtype=np.int32), days)
     frames = {
-        "daily": pa.table(
+        "daily": _table(
             {
                 "run_id": _repeat(run_id, days * n_cols),
                 "day": np.repeat(t.daily[:, 0], n_cols).astype(np.int32),
-                "metric": pa.array(cols, pa.string()).take(col_index),
+                "metric": take_strings(cols, col_index),
                 "value": t.daily.reshape(-1).astype(np.int64),
                 "col": col_index,
             }
@@ -311,7 +320,7 @@ def _run_rows(result: RunResult, run_id: str) -> dict[str, "pa.Table"]:
     }
     if t.hist is not None:
         bins, n_days = t.hist.shape[1], len(t.hist_days)
-        frames["histogram"] = pa.table(
+        frames["histogram"] = _table(
             {
                 "run_id": _repeat(run_id, bins * n_days),
                 "day": np.repeat(np.asarray(t.hist_days, np.int32), bins),
@@ -348,23 +357,27 @@ def _run_rows(result: RunResult, run_id: str) -> dict[str, "pa.Table"]:
         "panel": 0 if t.panel is None else t.panel.shape[1],
     }
     types = {"seed": pa.uint64(), "population": pa.int64(), "hist_lo": pa.int32(), "hist_width": pa.int32()}
-    frames["runs"] = pa.table({k: pa.array([v], types.get(k)) for k, v in row.items()})
+    frames["runs"] = _table({k: value_array(v, types.get(k)) for k, v in row.items()})
     return frames
 
 
 def _repeat(text: str, n: int) -> "pa.Array":
+    return repeat_string(text, n)
+
+
+def _table(columns: dict) -> "pa.Table":
+    """Arrow arrays and 1-d NumPy columns by name as an Arrow table (``pa.table`` without pandas)."""
     import pyarrow as pa
 
-    return pa.array([text], pa.string()).take(np.zeros(n, np.int32))
+    arrays = [col if isinstance(col, (pa.Array, pa.ChunkedArray)) else int_array(col) for col in columns.values()]
+    return pa.Table.from_arrays(arrays, names=list(columns))
 
 
 def _arrow_rows(run_id: str, rows: np.ndarray, columns) -> "pa.Table":
     """Integer rows (one column per name) with the run id in front, as an Arrow table."""
-    import pyarrow as pa
-
     data = {"run_id": _repeat(run_id, rows.shape[0])}
     data.update({name: rows[:, j] for j, name in enumerate(columns)})
-    return pa.table(data)
+    return _table(data)
 
 
 def _columns(con, table: str) -> set[str]:
