@@ -95,8 +95,8 @@ def pair_day(
         pub_b = ((10 - w) * own_b + w * own_a) // 10
     own[la] = own_a
     bl_a = agent_finish(
-        la, t, threshold, pub_a, own_a, fa, ev_a, tc_a, fc_a, uact_a, ax_a, axt_a, mech, pbit, flags, since, stress, aux,
-        ip, act, acc, hist_on, ja, panel,
+        la, t, threshold, pub_a, own_a, fa, ev_a, tc_a, fc_a, uact_a, ax_a, axt_a, mech, pbit, flags, since, stress,
+        aux, ip, act, acc, hist_on, ja, panel,
     )
     bl_b = 0
     if has_b:
