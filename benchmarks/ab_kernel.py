@@ -20,7 +20,10 @@ sys.path.insert(0, str(HERE))
 if len(sys.argv) < 8:
     print(__doc__.strip().splitlines()[-2], file=sys.stderr)
     sys.exit(2)
-N = int(float(sys.argv[5])); D = int(sys.argv[6]); R = int(sys.argv[7]); T = int(sys.argv[8]) if len(sys.argv) > 8 else 0  # fmt: skip
+N = int(float(sys.argv[5]))
+D = int(sys.argv[6])
+R = int(sys.argv[7])
+T = int(sys.argv[8]) if len(sys.argv) > 8 else 0
 SPEC = os.environ.get("AB_SPEC", "essay")
 VARIANTS = {"base": (sys.argv[1], sys.argv[2]), "cand": (sys.argv[3], sys.argv[4])}
 WORKER = r'''

@@ -133,8 +133,10 @@ def main() -> None:
     loops, notes = scenarios()
     for _, spec in loops:
         simulate(spec, 1000, 2, threads=args.threads)  # compile or load from cache before timing
-    print(f"cpu: {cpu_model()}; {os.cpu_count()} cores, {threads} thread(s) used; "
-          f"python {platform.python_version()}, numba {numba.__version__}")  # fmt: skip
+    print(
+        f"cpu: {cpu_model()}; {os.cpu_count()} cores, {threads} thread(s) used; "
+        f"python {platform.python_version()}, numba {numba.__version__}"
+    )
     print(f"day loops at N={n:.3g} x D={days}, {args.rounds} rounds interleaved (floor, essay, floor, baseline, "
           f"floor, ...); median [min..max]")
 
@@ -155,9 +157,9 @@ def main() -> None:
                 floor_runs.append(floor.run_timed(days))
                 runs[label].append((wall, cpu))
                 around = floor_runs[-2:]  # the floor runs just before and just after
-                frac[label].append(tuple(
-                    (steps_sim / x) / (sum(steps / f[k] for f in around) / 2) for k, x in enumerate((wall, cpu))
-                ))  # fmt: skip
+                frac[label].append(
+                    tuple((steps_sim / x) / (sum(steps / f[k] for f in around) / 2) for k, x in enumerate((wall, cpu)))
+                )
             wall, _, meta = run_child("essay", str(n), days, tmp / "proc", args.threads)
             proc_s.append(wall)
             proc_ratio.append(wall / meta["loop_s"])
@@ -168,14 +170,20 @@ def main() -> None:
         for label, _ in loops:
             w = [steps_sim / x for x, _ in runs[label]]
             c = [steps_sim / x for _, x in runs[label]]
-            print(f"  {label:9} {stat(w):>30} {stat([f[0] for f in frac[label]], '.3f'):>21}   "
-                  f"{stat(c):>30} {stat([f[1] for f in frac[label]], '.3f'):>21}")  # fmt: skip
+            print(
+                f"  {label:9} {stat(w):>30} {stat([f[0] for f in frac[label]], '.3f'):>21}   "
+                f"{stat(c):>30} {stat([f[1] for f in frac[label]], '.3f'):>21}"
+            )
         for note in notes:
             print(f"  {note}")
-        print("  (fraction: a day loop's rate over the mean of the floor runs just before and after it; the CPU-time\n"
-              "  columns count only the cycles this process got, so they hold when the machine is shared)")  # fmt: skip
-        print(f"whole process `credsim run essay -n {n:.3g} -d {days}` (kernel compiled): {stat(proc_s, '.2f')} s "
-              f"= {stat([steps / s for s in proc_s])} agent-steps/s; {stat(proc_ratio, '.2f')} x its day loop")  # fmt: skip
+        print(
+            "  (fraction: a day loop's rate over the mean of the floor runs just before and after it; the CPU-time\n"
+            "  columns count only the cycles this process got, so they hold when the machine is shared)"
+        )
+        print(
+            f"whole process `credsim run essay -n {n:.3g} -d {days}` (kernel compiled): {stat(proc_s, '.2f')} s "
+            f"= {stat([steps / s for s in proc_s])} agent-steps/s; {stat(proc_ratio, '.2f')} x its day loop"
+        )
         if not args.no_memory:
             mem = [("essay", "essay", 6)] + [(label, spec, 7) for label, spec in loops if label == "essay2"]
             for label, spec, declared in mem:
@@ -185,17 +193,21 @@ def main() -> None:
                 _, rss_lo, _ = run_child(spec, n_lo, 2, tmp / "lo", args.threads)
                 _, rss_hi, _ = run_child(spec, n_hi, 2, tmp / "hi", args.threads)
                 slope = (rss_hi - rss_lo) / (float(n_hi) - float(n_lo))
-                print(f"memory {label}: peak RSS {rss_lo / 2**20:.0f} MiB at N={float(n_lo):.0e}, {rss_hi / 2**20:.0f} "
-                      f"MiB at N={float(n_hi):.0e}: {slope:.2f} bytes per agent (declared {declared})")  # fmt: skip
+                print(
+                    f"memory {label}: peak RSS {rss_lo / 2**20:.0f} MiB at N={float(n_lo):.0e}, {rss_hi / 2**20:.0f} "
+                    f"MiB at N={float(n_hi):.0e}: {slope:.2f} bytes per agent (declared {declared})"
+                )
         specs = dict(loops)
         if not args.no_csm2 and "essay2" in specs:
             d2 = args.csm2_days or (10 if args.quick else 90)
             csm2_runs(specs["essay2"], n, d2, args.rounds, args.threads)
         if args.china:
             wall, rss, meta = run_child("essay", "1.4e9", 2, tmp / "china", args.threads)
-            print(f"essay N=1.4e9 D=2: day loop {meta['loop_s']:.1f} s ({meta['loop_s'] / 2:.1f} s/day, "
-                  f"{1.4e9 * 2 / meta['loop_s']:.3g} agent-steps/s), whole process {wall:.1f} s, "
-                  f"peak RSS {rss / 2**30:.2f} GiB")  # fmt: skip
+            print(
+                f"essay N=1.4e9 D=2: day loop {meta['loop_s']:.1f} s ({meta['loop_s'] / 2:.1f} s/day, "
+                f"{1.4e9 * 2 / meta['loop_s']:.3g} agent-steps/s), whole process {wall:.1f} s, "
+                f"peak RSS {rss / 2**30:.2f} GiB"
+            )
 
 
 def csm2_runs(essay2: str, n: int, days: int, rounds: int, threads: int | None, k: int = 1000) -> None:
@@ -216,8 +228,10 @@ def csm2_runs(essay2: str, n: int, days: int, rounds: int, threads: int | None, 
         what = "wall" if k_ == 0 else "CPU"
         share = [e[k_] / e2[k_] for e, e2 in zip(t["essay"], t["essay2"])]
         cost = [p[k_] / e2[k_] - 1 for p, e2 in zip(t["panel"], t["essay2"])]
-        print(f"  ({what}) essay2 at {stat(share, '.3f')} of essay's agent-steps/s; the panel adds "
-              f"{stat([100 * c for c in cost], '+.1f')} % to essay2's day loop")  # fmt: skip
+        print(
+            f"  ({what}) essay2 at {stat(share, '.3f')} of essay's agent-steps/s; the panel adds "
+            f"{stat([100 * c for c in cost], '+.1f')} % to essay2's day loop"
+        )
 
 
 if __name__ == "__main__":

@@ -130,8 +130,9 @@ class Floor:
 
     def day(self, t: int, seed: int = 1) -> np.ndarray:
         """Run floor day t; returns the sums (Σ own, Σ own², count of flag bit 0, Σ stress)."""
-        floor_day(np.uint64(day_key(seed, t)), 0, self.n, self.chunk, self.own, self.flags, self.since,
-                  self.stress, self.acc)  # fmt: skip
+        floor_day(
+            np.uint64(day_key(seed, t)), 0, self.n, self.chunk, self.own, self.flags, self.since, self.stress, self.acc
+        )
         return self.acc.sum(axis=0)
 
     def run(self, days: int) -> float:
@@ -166,9 +167,11 @@ def main() -> None:
     runs = [fl.run_timed(args.days) for _ in range(args.repeat)]
     wall = [n * args.days / w for w, _ in runs]
     cpu = [n * args.days / c for _, c in runs]
-    print(f"floor N={n:.3g} D={args.days} threads={numba.get_num_threads()}, {args.repeat} runs, median [min..max]: "
-          f"{statistics.median(wall):.3g} [{min(wall):.3g}..{max(wall):.3g}] agent-steps/s, "
-          f"{statistics.median(cpu):.3g} [{min(cpu):.3g}..{max(cpu):.3g}] per CPU-second")  # fmt: skip
+    print(
+        f"floor N={n:.3g} D={args.days} threads={numba.get_num_threads()}, {args.repeat} runs, median [min..max]: "
+        f"{statistics.median(wall):.3g} [{min(wall):.3g}..{max(wall):.3g}] agent-steps/s, "
+        f"{statistics.median(cpu):.3g} [{min(cpu):.3g}..{max(cpu):.3g}] per CPU-second"
+    )
 
 if __name__ == "__main__":
     main()

@@ -103,8 +103,11 @@ def dock(kc, names: list[str]) -> bool:
                 a, b = want.splitlines(), text.splitlines()
                 line = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
                 verdicts.append(f"{table} DIFFERS from line {line + 1}")
-        print(f"  {name:14s} N={c['population']:<6} days={c['days']:<3} {', '.join(verdicts)} "
-              f"({time.perf_counter() - t0:.1f} s)", flush=True)  # fmt: skip
+        print(
+            f"  {name:14s} N={c['population']:<6} days={c['days']:<3} {', '.join(verdicts)} "
+            f"({time.perf_counter() - t0:.1f} s)",
+            flush=True,
+        )
     return ok
 
 
@@ -142,8 +145,11 @@ def copy_bandwidth(kc, nbytes: int) -> float:
             e1.synchronize()
             best = min(best, cuda.event_elapsed_time(e0, e1) / 1e3)
         results[label] = 2 * words * 8 / best / 1e9
-        print(f"  {label:18s} {words * 8 / 2**30:.1f} GiB: {best * 1e3:7.2f} ms = {results[label]:7.0f} GB/s "
-              "(read + write)", flush=True)  # fmt: skip
+        print(
+            f"  {label:18s} {words * 8 / 2**30:.1f} GiB: {best * 1e3:7.2f} ms = {results[label]:7.0f} GB/s "
+            "(read + write)",
+            flush=True,
+        )
     del src, dst
     return max(results.values())
 
@@ -179,8 +185,11 @@ def sweep(kc, plan, days: int = 4):
         for waves in (1, 2, 4, 8):
             be, _setup, per_day, _used, _row = run_days(kc, plan, days, threads_per_block=tpb, waves=waves)
             ms = statistics.median(per_day[1:] or per_day) * 1e3
-            print(f"  threads/block {tpb:4d} waves {waves}: {be.n_blocks:6d} blocks x {be.pairs_per_block:6d} pairs, "
-                  f"{ms:8.2f} ms/day", flush=True)  # fmt: skip
+            print(
+                f"  threads/block {tpb:4d} waves {waves}: {be.n_blocks:6d} blocks x {be.pairs_per_block:6d} pairs, "
+                f"{ms:8.2f} ms/day",
+                flush=True,
+            )
             if ms < best_ms:
                 best, best_ms = {"threads_per_block": tpb, "waves": waves}, ms
             del be
@@ -200,18 +209,26 @@ def scale(kc, n: int, days: int, copy_gbs: float, launch: dict) -> None:
     med = statistics.median(steady) / 1e3
     moved = 2 * kc.STATE_BYTES_PER_AGENT * n  # each agent's 6 state bytes read and written once a day
     gbs = moved / med / 1e9
-    print(f"essay N={n:.3g} x {days} days  (launch: {be.n_blocks} blocks x {be.tpb} threads, "
-          f"{be.pairs_per_block} pairs/block; regs/thread {be.regs_per_thread})")  # fmt: skip
+    print(
+        f"essay N={n:.3g} x {days} days  (launch: {be.n_blocks} blocks x {be.tpb} threads, "
+        f"{be.pairs_per_block} pairs/block; regs/thread {be.regs_per_thread})"
+    )
     print(f"  set-up (alloc + init + compile if first): {setup:.2f} s")
     print("  per-day ms: " + " ".join(f"{x:.2f}" for x in ms))
-    print(f"  per-day ms: min {min(steady):.2f}  median {statistics.median(steady):.2f}  max {max(steady):.2f} "
-          f"(day 1 excluded)  total {sum(ms) / 1e3:.3f} s")  # fmt: skip
+    print(
+        f"  per-day ms: min {min(steady):.2f}  median {statistics.median(steady):.2f}  max {max(steady):.2f} "
+        f"(day 1 excluded)  total {sum(ms) / 1e3:.3f} s"
+    )
     print(f"  agent-steps/s: {n / med:.3g}   (365 days would take {365 * med:.1f} s)")
-    print(f"  achieved state bandwidth: {gbs:.0f} GB/s = {100 * gbs / copy_gbs:.0f}% of the device copy "
-          f"({copy_gbs:.0f} GB/s)")  # fmt: skip
-    print(f"  device bytes/agent: {be.device_bytes / n:.3f} held by the backend (state "
-          f"{kc.STATE_BYTES_PER_AGENT} B/agent + tables), {used / n:.3f} measured as free-memory drop "
-          "(includes the kernel's local-memory reservation)")  # fmt: skip
+    print(
+        f"  achieved state bandwidth: {gbs:.0f} GB/s = {100 * gbs / copy_gbs:.0f}% of the device copy "
+        f"({copy_gbs:.0f} GB/s)"
+    )
+    print(
+        f"  device bytes/agent: {be.device_bytes / n:.3f} held by the backend (state "
+        f"{kc.STATE_BYTES_PER_AGENT} B/agent + tables), {used / n:.3f} measured as free-memory drop "
+        "(includes the kernel's local-memory reservation)"
+    )
     print(f"  day {days}: listed {row[plan.columns.index('listed')]:,}, sum_public {row[0]:,}", flush=True)
     del be
 
@@ -237,8 +254,11 @@ def main() -> None:
     dev = kc.cuda.get_current_device()
     free, total = kc.cuda.current_context().get_memory_info()
     name = dev.name.decode() if isinstance(dev.name, bytes) else dev.name
-    print(f"device: {name}, compute capability {dev.compute_capability}, {dev.MULTIPROCESSOR_COUNT} SMs, "
-          f"{total / 2**30:.1f} GiB ({free / 2**30:.1f} GiB free)", flush=True)  # fmt: skip
+    print(
+        f"device: {name}, compute capability {dev.compute_capability}, {dev.MULTIPROCESSOR_COUNT} SMs, "
+        f"{total / 2**30:.1f} GiB ({free / 2**30:.1f} GiB free)",
+        flush=True,
+    )
 
     ok = True
     if args.cases != "none":
@@ -246,8 +266,10 @@ def main() -> None:
         print(f"docking ({len(names)} golden cases, tests/golden):", flush=True)
         t0 = time.perf_counter()
         ok = dock(kc, names)
-        print(f"docking: {'PASS' if ok else 'FAIL'} ({time.perf_counter() - t0:.1f} s, first case includes compile)",
-              flush=True)  # fmt: skip
+        print(
+            f"docking: {'PASS' if ok else 'FAIL'} ({time.perf_counter() - t0:.1f} s, first case includes compile)",
+            flush=True,
+        )
 
     print("device-to-device copy:", flush=True)
     copy_gbs = copy_bandwidth(kc, int(args.copy_gib * 2**30))

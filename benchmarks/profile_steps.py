@@ -52,10 +52,24 @@ VARIANTS: dict[str, tuple[dict[str, object], str]] = {
     "-region-sums": ({"S_REGION_SUMS": False}, "the region table's sums"),
     "-extensions": ({"S_EXT": False}, "tests for participation, grades, histogram (all off in essay)"),
     "skeleton": (
-        {k: False for k in ("S_EVENTS", "S_FALSE", "S_ASSOC", "S_RECOVERY", "S_SPOUSE", "S_BLACKLIST",
-                            "S_ACTIVITY", "S_STRESS", "S_DAILY", "S_REGION_SUMS", "S_EXT")},
+        {
+            k: False
+            for k in (
+                "S_EVENTS",
+                "S_FALSE",
+                "S_ASSOC",
+                "S_RECOVERY",
+                "S_SPOUSE",
+                "S_BLACKLIST",
+                "S_ACTIVITY",
+                "S_STRESS",
+                "S_DAILY",
+                "S_REGION_SUMS",
+                "S_EXT",
+            )
+        },
         "every switch off: hashes, own and flags read and written, chunk rows",
-    ),  # fmt: skip
+    ),
     "proto:unsigned": ({"P_UNSIGNED": True}, "prototype: unsigned state indices (no wraparound test)"),
     "proto:local-sums": ({"P_LOCAL_SUMS": True}, "prototype: §5 sums in locals, one row write per chunk"),
     "proto:both": ({"P_UNSIGNED": True, "P_LOCAL_SUMS": True}, "prototype: the two above together"),
@@ -64,8 +78,21 @@ VARIANTS: dict[str, tuple[dict[str, object], str]] = {
     "proto:region-regs": ({MODULE: "proto_region"}, "prototype: region sums in registers, flushed on a region change"),
 }
 #: run by default: every step whose removal could matter, and the prototypes worth a compile each
-DEFAULT = ["all-on", "-events", "-false", "-association", "-blacklist", "-activity", "-stress", "-daily",
-           "-region-sums", "skeleton", "proto:unsigned", "proto:local-sums", "proto:region-regs"]  # fmt: skip
+DEFAULT = [
+    "all-on",
+    "-events",
+    "-false",
+    "-association",
+    "-blacklist",
+    "-activity",
+    "-stress",
+    "-daily",
+    "-region-sums",
+    "skeleton",
+    "proto:unsigned",
+    "proto:local-sums",
+    "proto:region-regs",
+]
 EXACT = {"all-on", "proto:unsigned", "proto:local-sums", "proto:both", "proto:llvm-inline", "proto:region-regs"}  # must give the project's tables
 
 TEMPLATE = HERE / "step_variant.py"
@@ -91,8 +118,9 @@ def load_variant(name: str):
     if MODULE in VARIANTS[name][0]:
         return importlib.import_module(VARIANTS[name][0][MODULE])
     src = variant_source(VARIANTS[name][0])
-    digest = hashlib.sha256(b"2" + src.encode() + Path(sys.modules["credsim"].__file__).parent.joinpath(
-        "kernel", "hash.py").read_bytes()).hexdigest()[:16]  # fmt: skip
+    digest = hashlib.sha256(
+        b"2" + src.encode() + Path(sys.modules["credsim"].__file__).parent.joinpath("kernel", "hash.py").read_bytes()
+    ).hexdigest()[:16]
     path = _cache_root() / f"v_{digest}.py"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,9 +157,28 @@ class Runner:
         be, plan = self.be, self.plan
         lay = plan.layout
         self.mod.run_day(
-            t, threshold, np.uint64(key), False, be.lo, hi, be.chunk, be.own, be.flags, be.since, be.stress,
-            be.halo, plan.ip, plan.beh, plan.chan, plan.act, lay.starts, lay.sizes, plan.amod, acc, racc,
-        )  # fmt: skip
+            t,
+            threshold,
+            np.uint64(key),
+            False,
+            be.lo,
+            hi,
+            be.chunk,
+            be.own,
+            be.flags,
+            be.since,
+            be.stress,
+            be.halo,
+            plan.ip,
+            plan.beh,
+            plan.chan,
+            plan.act,
+            lay.starts,
+            lay.sizes,
+            plan.amod,
+            acc,
+            racc,
+        )
 
     def day(self, t: int, threshold: int, key: int) -> np.ndarray:
         """Run day t, timed; returns the day's aggregate row and region sums, flattened."""
@@ -238,17 +285,24 @@ def main() -> None:
     threads = numba.get_num_threads()
     print(f"{args.scenario} N={n:.3g} D={args.days} threads={threads}, {args.rounds} rounds x {args.days} days "
           "interleaved day by day; median [quartiles] over days x rounds.")
-    print("'saves' = 1 - time / the all-on copy's time on the same day; 'of floor' = the floor's time / time "
-          "on the same day. CPU: process CPU time; wall: elapsed.")  # fmt: skip
-    print(f"{'variant':18} {'agent-steps per CPU-s':>30} {'of floor (CPU)':>22} {'saves (CPU)':>16} "
-          f"{'saves (wall)':>16} {'agent-steps/s (wall)':>30}  removes / changes")  # fmt: skip
+    print(
+        "'saves' = 1 - time / the all-on copy's time on the same day; 'of floor' = the floor's time / time "
+        "on the same day. CPU: process CPU time; wall: elapsed."
+    )
+    print(
+        f"{'variant':18} {'agent-steps per CPU-s':>30} {'of floor (CPU)':>22} {'saves (CPU)':>16} "
+        f"{'saves (wall)':>16} {'agent-steps/s (wall)':>30}  removes / changes"
+    )
     full, floor_t = by_name["all-on"].times, by_name["floor"].times
     for r in runners:
         cpu = [n / c for _, c in r.times]
         wall = [n / w for w, _ in r.times]
         of_floor = [f[1] / x[1] for x, f in zip(r.times, floor_t)]
-        what = "the floor kernel" if r.name == "floor" else (
-            "credsim.kernel.cpu" if r.name == "project" else VARIANTS[r.name][1])  # fmt: skip
+        what = (
+            "the floor kernel"
+            if r.name == "floor"
+            else ("credsim.kernel.cpu" if r.name == "project" else VARIANTS[r.name][1])
+        )
         if r.name in ("floor", "all-on"):
             sc = sw = ""
         else:

@@ -86,8 +86,10 @@ def big(n: int = 2 * 10**7, days: int = 10) -> None:
         rr = simulate("essay", n, days, 1, backend="ray", shards=k)
         assert np.array_equal(rr.tables.daily, r.tables.daily), "ray result differs from cpu"
         lt = rr.timing.loop_s
-        print(f"ray, {k} shard{'s' if k > 1 else ' '}:           loop {lt:7.2f} s  set-up {rr.timing.setup_s:6.2f} s  "
-              f"{n * days / lt:.3g} agent-steps/s  (identical tables)")  # fmt: skip
+        print(
+            f"ray, {k} shard{'s' if k > 1 else ' '}:           loop {lt:7.2f} s  set-up {rr.timing.setup_s:6.2f} s  "
+            f"{n * days / lt:.3g} agent-steps/s  (identical tables)"
+        )
 
 
 def main() -> None:

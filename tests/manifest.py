@@ -122,8 +122,10 @@ def main(argv: list[str]) -> int:
         problems += check_shared(HERE, shared, manifest)
     for p in problems:
         print(p, file=sys.stderr)
-    print(f"{len(manifest)} copied files: {'OK' if not problems else f'{len(problems)} problems'}"
-          f"{'' if shared.is_dir() else ' (no ../shared here: checked against the manifest only)'}")  # fmt: skip
+    print(
+        f"{len(manifest)} copied files: {'OK' if not problems else f'{len(problems)} problems'}"
+        f"{'' if shared.is_dir() else ' (no ../shared here: checked against the manifest only)'}"
+    )
     return 1 if problems else 0
 
 

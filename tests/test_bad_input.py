@@ -135,9 +135,13 @@ def test_out_is_not_a_run_directory(cli, tmp_path):
 # --- fuzz: every generated scenario either loads or fails with one line naming a field ------------
 
 _leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.text(max_size=12),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
     st.lists(st.integers(-5, 5), max_size=4),
-)  # fmt: skip
+)
 
 
 def _paths(data, prefix=()):

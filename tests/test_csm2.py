@@ -150,11 +150,16 @@ BAD_TABLES = [
     (lambda d: d["adaptive"].update(extra=1), "adaptive.extra: unknown field"),
     (lambda d: d["blacklist"].update(initial_share=1.2), "blacklist.initial_share"),
     (lambda d: d["blacklist"].update(initial_share=True), "blacklist.initial_share"),
-    (lambda d: d["blacklist"].update(initial_score=2001), "blacklist.initial_score (2001) is outside score.min..score.max"),
+    (
+        lambda d: d["blacklist"].update(initial_score=2001),
+        "blacklist.initial_score (2001) is outside score.min..score.max",
+    ),
     (lambda d: d["blacklist"].update(initial_score=-1), "blacklist.initial_score (-1) is outside"),
-    (lambda d: d["channel"].extend(dict(d["channel"][7], name=f"more_{i}", base=0.0) for i in range(24)),
-     "a scenario with [appeals] has at most 31 channels"),
-]  # fmt: skip
+    (
+        lambda d: d["channel"].extend(dict(d["channel"][7], name=f"more_{i}", base=0.0) for i in range(24)),
+        "a scenario with [appeals] has at most 31 channels",
+    ),
+]
 
 
 @pytest.mark.parametrize("edit,needle", BAD_TABLES)
@@ -166,10 +171,23 @@ def test_bad_csm2_fields_name_the_field(edit, needle):
 
 
 def test_31_channels_with_appeals_are_fine_and_32_without():
-    from_dict(variant(ESSAY2, lambda d: d["channel"].extend(
-        dict(d["channel"][7], name=f"more_{i}", base=0.0) for i in range(23))), "x")  # fmt: skip
-    from_dict(variant(ESSAY2, lambda d: (d.pop("appeals"), d["schedule"][1]["set"].pop("appeals.uphold"), d["channel"].extend(
-        dict(d["channel"][7], name=f"more_{i}", base=0.0) for i in range(24)))), "x")  # fmt: skip
+    from_dict(
+        variant(
+            ESSAY2, lambda d: d["channel"].extend(dict(d["channel"][7], name=f"more_{i}", base=0.0) for i in range(23))
+        ),
+        "x",
+    )
+    from_dict(
+        variant(
+            ESSAY2,
+            lambda d: (
+                d.pop("appeals"),
+                d["schedule"][1]["set"].pop("appeals.uphold"),
+                d["channel"].extend(dict(d["channel"][7], name=f"more_{i}", base=0.0) for i in range(24)),
+            ),
+        ),
+        "x",
+    )
 
 
 def test_behaviour_table_past_one_names_entry_class_and_standing():
@@ -230,8 +248,9 @@ def test_entry_after_the_last_day_changes_nothing():
     the run of essay2 without them."""
     assert ESSAY2["schedule"][1]["day"] > D
     first_only = variant(ESSAY2, lambda d: d["schedule"].pop())
-    late = variant(ESSAY2, lambda d: d["schedule"].append({"day": 62, "set": {"score.spouse_weight": 10,
-                                                                            "exit.settle_rate": 1.0}}))  # fmt: skip
+    late = variant(
+        ESSAY2, lambda d: d["schedule"].append({"day": 62, "set": {"score.spouse_weight": 10, "exit.settle_rate": 1.0}})
+    )
     ref = simulate(scenario_of(first_only), N, D, SEED)
     same_tables(simulate(scenario_of(ESSAY2), N, D, SEED), ref)
     same_tables(simulate(scenario_of(late), N, D, SEED), ref)
@@ -252,8 +271,12 @@ def test_value_ignored_under_below_mean_and_offset_under_absolute():
 def test_schedule_switches_policy_on_its_day():
     """A schedule entry is the same as running the changed scenario from its day on: days before the
     entry equal the base run's, and the day-t threshold uses day t's mode."""
-    change = {"channel.public_misconduct.detect": 0.95, "blacklist.mode": "absolute", "blacklist.value": 990,
-              "score.spouse_weight": 0}  # fmt: skip
+    change = {
+        "channel.public_misconduct.detect": 0.95,
+        "blacklist.mode": "absolute",
+        "blacklist.value": 990,
+        "score.spouse_weight": 0,
+    }
     data = variant(ESSAY2, lambda d: d.update(schedule=[{"day": 12, "set": change}]))
     base = variant(ESSAY2, lambda d: d.update(schedule=[]))
     a, b = simulate(scenario_of(data), N, D, SEED), simulate(scenario_of(base), N, D, SEED)
@@ -284,8 +307,10 @@ def test_initial_list_and_day_one_threshold_from_the_hash():
     listed = [(mix64_host(root(seed, 6) ^ i) >> 32) < thr(bl.initial_share) for i in range(n)]
     own0 = [bl.initial_score if x else sc.score.start for x in listed]
     w = sc.score.spouse_weight
-    married = [(2 * (i // 2) + 1 < n) and (mix64_host(root(seed, 2) ^ (i // 2)) >> 32) < thr(sc.population.married_share)
-               for i in range(n)]  # fmt: skip
+    married = [
+        (2 * (i // 2) + 1 < n) and (mix64_host(root(seed, 2) ^ (i // 2)) >> 32) < thr(sc.population.married_share)
+        for i in range(n)
+    ]
     pub0 = [((10 - w) * own0[i] + w * own0[i ^ 1]) // 10 if married[i] else own0[i] for i in range(n)]
     r = simulate(sc, n, 1, seed)
     day1 = r.daily.iloc[0]
@@ -431,8 +456,21 @@ def test_sigkill_then_resume_with_csm2_and_panel(tmp_path):
     target = random.Random(seed).randrange(3, days // 2)
     print(f"seed {seed}: kill at the first checkpoint on or after day {target}")
     out, work = tmp_path / "run", tmp_path / "run.partial"
-    proc = subprocess.Popen([sys.executable, "-c", "from credsim.cli import main; main()", "run", *args, "--out",
-                             str(out), "--checkpoint-every", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from credsim.cli import main; main()",
+            "run",
+            *args,
+            "--out",
+            str(out),
+            "--checkpoint-every",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 600
     while True:
         assert proc.poll() is None, proc.communicate()
@@ -445,8 +483,11 @@ def test_sigkill_then_resume_with_csm2_and_panel(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     assert not out.exists()
-    res = subprocess.run([sys.executable, "-c", "from credsim.cli import main; main()", "resume", str(work), "-q"],
-                         capture_output=True, text=True)  # fmt: skip
+    res = subprocess.run(
+        [sys.executable, "-c", "from credsim.cli import main; main()", "resume", str(work), "-q"],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     for name in ("daily.csv", "regions.csv", "panel.csv"):
         assert (out / name).read_bytes() == (ref / name).read_bytes(), name

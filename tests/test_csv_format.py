@@ -22,8 +22,21 @@ from credsim.scenario import from_dict, load
 from credsim.scenario.model import _GRADE_NAME, _NAME
 
 #: MODEL.md §5, written out here (not taken from the code under test).
-DAILY_HEAD = ["day", "threshold", "sum_public", "sum_public_sq", "min_public", "max_public", "sum_own", "listed",
-              "entries", "exits", "ever_listed", "spillover", "listed_wrongly_flagged"]  # fmt: skip
+DAILY_HEAD = [
+    "day",
+    "threshold",
+    "sum_public",
+    "sum_public_sq",
+    "min_public",
+    "max_public",
+    "sum_own",
+    "listed",
+    "entries",
+    "exits",
+    "ever_listed",
+    "spillover",
+    "listed_wrongly_flagged",
+]
 REGION_HEAD = ["day", "region", "listed", "sum_public"]
 INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -37,22 +50,40 @@ def scenarios(draw):
     data = load("essay")[1].model_dump(mode="json")
     data["population"].update(
         regions=draw(st.lists(st.integers(1, 9), min_size=1, max_size=4)),
-        married_share=draw(probability), contacts=draw(st.sampled_from([0, 2, 4])),
-    )  # fmt: skip
+        married_share=draw(probability),
+        contacts=draw(st.sampled_from([0, 2, 4])),
+    )
     channels = draw(st.lists(st.from_regex(_NAME), min_size=1, max_size=3, unique=True))
-    data["channel"] = [{
-        "name": name, "kind": draw(st.sampled_from(["offence", "default", "lawful", "civic"])),
-        "base": draw(small_rate), "points": draw(st.integers(-20, 20)), "detect": draw(probability),
-        "false_rate": draw(small_rate), "elasticity": draw(st.floats(0, 2)), "dispositional": draw(st.booleans()),
-        "forces_blacklist": draw(st.booleans()),
-    } for name in channels]  # fmt: skip
+    data["channel"] = [
+        {
+            "name": name,
+            "kind": draw(st.sampled_from(["offence", "default", "lawful", "civic"])),
+            "base": draw(small_rate),
+            "points": draw(st.integers(-20, 20)),
+            "detect": draw(probability),
+            "false_rate": draw(small_rate),
+            "elasticity": draw(st.floats(0, 2)),
+            "dispositional": draw(st.booleans()),
+            "forces_blacklist": draw(st.booleans()),
+        }
+        for name in channels
+    ]
     activities = draw(st.lists(st.from_regex(_NAME), max_size=2, unique=True))
-    data["activity"] = [{"name": name, "base": draw(small_rate), "deny_blacklisted": draw(st.booleans()),
-                         "min_score": draw(st.integers(900, 1000))} for name in activities]  # fmt: skip
+    data["activity"] = [
+        {
+            "name": name,
+            "base": draw(small_rate),
+            "deny_blacklisted": draw(st.booleans()),
+            "min_score": draw(st.integers(900, 1000)),
+        }
+        for name in activities
+    ]
     grades = draw(st.lists(st.from_regex(_GRADE_NAME), max_size=2, unique=True))
     floor = data["score"]["min"]
-    data["grade"] = [{"name": g, "min_score": (floor if i == len(grades) - 1 else floor + 100 * (len(grades) - i))}
-                     for i, g in enumerate(grades)]  # fmt: skip
+    data["grade"] = [
+        {"name": g, "min_score": (floor if i == len(grades) - 1 else floor + 100 * (len(grades) - i))}
+        for i, g in enumerate(grades)
+    ]
     return data
 
 
@@ -75,8 +106,13 @@ def check_csv(path: Path, head: list[str] | None = None) -> list[list[str]]:
     return [header, *rows]
 
 
-@given(data=scenarios(), n=st.integers(1, 300), days=st.integers(1, 5), seed=st.integers(0, 2**64 - 1),
-       hist_bins=st.sampled_from([0, 0, 7]))  # fmt: skip
+@given(
+    data=scenarios(),
+    n=st.integers(1, 300),
+    days=st.integers(1, 5),
+    seed=st.integers(0, 2**64 - 1),
+    hist_bins=st.sampled_from([0, 0, 7]),
+)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 def test_every_csv_follows_model_section_5(data, n, days, seed, hist_bins):
     try:

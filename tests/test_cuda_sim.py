@@ -43,8 +43,9 @@ def _run(args: list[str], *, sim: bool, env: dict | None = None, timeout: int = 
         full["NUMBA_ENABLE_CUDASIM"] = "1"
     full.update(env or {})
     # -W ignore: under the simulator numpy warns on every (intended) uint64 wrap-around in mix64
-    return subprocess.run([sys.executable, "-W", "ignore", *args], capture_output=True, text=True, env=full,
-                          timeout=timeout, cwd=ROOT)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-W", "ignore", *args], capture_output=True, text=True, env=full, timeout=timeout, cwd=ROOT
+    )
 
 
 def _script(code: str, *, sim: bool, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -127,10 +128,25 @@ def test_cli_backend_cuda_simulator(tmp_path):
     c = CASES[case]
     out = tmp_path / "out"
     res = _run(
-        ["-m", "credsim", "run", str(SCENARIOS / f"{c['scenario']}.toml"), "--population", str(c["population"]),
-         "--days", str(c["days"]), "--seed", str(c["seed"]), "--out", str(out), "--backend", "cuda", "--quiet"],
+        [
+            "-m",
+            "credsim",
+            "run",
+            str(SCENARIOS / f"{c['scenario']}.toml"),
+            "--population",
+            str(c["population"]),
+            "--days",
+            str(c["days"]),
+            "--seed",
+            str(c["seed"]),
+            "--out",
+            str(out),
+            "--backend",
+            "cuda",
+            "--quiet",
+        ],
         sim=True,
-    )  # fmt: skip
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert (out / "daily.csv").read_text() == (GOLDEN / f"{case}.daily.csv").read_text()
     assert (out / "regions.csv").read_text() == (GOLDEN / f"{case}.regions.csv").read_text()

@@ -58,8 +58,15 @@ def essay() -> dict:
 
 
 def body(scenario=None, **run) -> dict:
-    return {"scenario": scenario or essay(), "name": "essay", "baseline": "baseline", "population": N, "days": DAYS,
-            "seed": "1", **run}  # fmt: skip
+    return {
+        "scenario": scenario or essay(),
+        "name": "essay",
+        "baseline": "baseline",
+        "population": N,
+        "days": DAYS,
+        "seed": "1",
+        **run,
+    }
 
 
 def wait_job(srv, job_id: int, timeout: float = 600.0) -> dict:
@@ -89,9 +96,19 @@ def test_form_is_built_from_the_model():
     assert fields["score.spouse_weight"]["min"] == 0 and fields["score.spouse_weight"]["max"] == 10
     assert fields["blacklist.mode"]["options"] == ["absolute", "below_mean"]
     assert fields["blacklist.value"]["nullable"]
-    for path in ("score.spouse_weight", "blacklist.mode", "blacklist.offset", "blacklist.value",
-                 "score.association_penalty", "score.association_rate", "channel.detect", "channel.false_rate",
-                 "channel.points", "activity.deny_blacklisted", "activity.min_score"):  # fmt: skip
+    for path in (
+        "score.spouse_weight",
+        "blacklist.mode",
+        "blacklist.offset",
+        "blacklist.value",
+        "score.association_penalty",
+        "score.association_rate",
+        "channel.detect",
+        "channel.false_rate",
+        "channel.points",
+        "activity.deny_blacklisted",
+        "activity.min_score",
+    ):
         assert fields[path]["key_field"] and not fields[path]["read_only"], path
     assert spec["limits"]["population"] == MAX_POPULATION == 10**7
     # the CSM-2 tables are switched on and off (absent when off), the initial list is a group, the
@@ -114,9 +131,15 @@ def test_form_is_built_from_the_model():
 
 @pytest.mark.parametrize(
     "path, value",
-    [("score.spouse_weight", 11), ("channel[1].detect", "x"), ("stress.burden", 256), ("population.contacts", 3),
-     ("activity[0].min_score", 1.5), ("channel[0].name", "Bad Name")],
-)  # fmt: skip
+    [
+        ("score.spouse_weight", 11),
+        ("channel[1].detect", "x"),
+        ("stress.burden", 256),
+        ("population.contacts", 3),
+        ("activity[0].min_score", 1.5),
+        ("channel[0].name", "Bad Name"),
+    ],
+)
 def test_validation_is_the_clis(server, path, value):
     """Each bad value is reported on its field, with the loader's own message, and nothing runs."""
     data = essay()
@@ -158,8 +181,9 @@ def test_plan_checks_too(server):
 
 
 def test_run_settings_are_checked(server):
-    status, answer, _ = call(server, "POST", "/api/validate",
-                             body(population="2e7", days="0", seed="-1", name="Bad name", baseline="nope"))  # fmt: skip
+    status, answer, _ = call(
+        server, "POST", "/api/validate", body(population="2e7", days="0", seed="-1", name="Bad name", baseline="nope")
+    )
     fields = {e["field"]: e["message"] for e in answer["errors"]}
     assert set(fields) == {"run.population", "run.days", "run.seed", "run.name", "run.baseline"}
     assert "10,000,000" in fields["run.population"]
@@ -244,8 +268,16 @@ def test_a_scenario_with_a_schedule_runs_unchanged(server):
     assert stored.scenario == uploaded and canonical_toml(stored.scenario) == canonical_toml(uploaded)
     rows = {r["column"]: r["values"] for r in job["result"]["mechanisms"]["rows"]}
     assert job["result"]["mechanisms"]["columns"] == ["baseline", "essay2"]
-    assert set(rows) == {"settlements", "term_exits", "owing", "appeals_filed", "appeals_upheld", "appeals_rejected",
-                         "appeals_pending", "near"}  # fmt: skip
+    assert set(rows) == {
+        "settlements",
+        "term_exits",
+        "owing",
+        "appeals_filed",
+        "appeals_upheld",
+        "appeals_rejected",
+        "appeals_pending",
+        "near",
+    }
     assert all(v[0] is None and v[1] is not None for v in rows.values())  # the baseline has none of them
     daily = stored.daily
     assert rows["settlements"][1] == int(daily["settlements"].sum()) and rows["owing"][1] == int(daily["owing"].iloc[-1])
@@ -255,8 +287,14 @@ def test_a_scenario_with_a_schedule_runs_unchanged(server):
 
 def test_only_its_own_files_and_only_from_localhost(server):
     assert call(server, "GET", "/")[0] == 200
-    for path in ("/../../etc/passwd", "/static/../server.py", "/static/%2e%2e/server.py", "/credsim.duckdb",
-                 "/api/jobs/../../x", "/static/"):  # fmt: skip
+    for path in (
+        "/../../etc/passwd",
+        "/static/../server.py",
+        "/static/%2e%2e/server.py",
+        "/credsim.duckdb",
+        "/api/jobs/../../x",
+        "/static/",
+    ):
         assert call(server, "GET", path)[0] == 404, path
     status, _, headers = call(server, "GET", "/static/app.js")
     assert status == 200 and headers["X-Content-Type-Options"] == "nosniff"
@@ -282,10 +320,21 @@ def test_upload_is_data_only_and_size_limited(server):
 
 def test_cli_serve_warns_off_localhost(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from credsim.cli import main; main()", "serve", "--host", "0.0.0.0", "--port", "0",
-         "--catalog", str(tmp_path / "c.duckdb")],
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from credsim.cli import main; main()",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--catalog",
+            str(tmp_path / "c.duckdb"),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = []
         while not any("credsim dashboard:" in line for line in lines) and len(lines) < 20:

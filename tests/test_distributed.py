@@ -60,8 +60,9 @@ def test_shard_bounds_are_byte_and_pair_aligned():
     assert shard_bounds(37, 7) == [0, 8, 16, 24, 37]  # empty shards dropped
 
 
-@pytest.mark.parametrize("scenario,n,k", [("edge", 1001, 7), ("essay", 10_000, 3), ("essay", 3_000_000, 5),
-                                          ("edge", 4_000_000, 3)])  # fmt: skip
+@pytest.mark.parametrize(
+    "scenario,n,k", [("edge", 1001, 7), ("essay", 10_000, 3), ("essay", 3_000_000, 5), ("edge", 4_000_000, 3)]
+)
 def test_halo_covers_every_foreign_contact(scenario, n, k):
     """Every contact a shard's agents have outside the shard is in its needed set (brute force over
     every agent and offset, MODEL.md §2), and the links ship exactly the needed bytes."""
@@ -76,8 +77,11 @@ def test_halo_covers_every_foreign_contact(scenario, n, k):
         starts = np.array([b for b, _ in ivs], np.int64)
         ends = np.array([e for _, e in ivs], np.int64)
         step = max(1, (hi - lo) // 20_000)  # every agent at small n; a dense sample plus both edges at large n
-        agents = np.unique(np.concatenate([np.arange(lo, hi, step), np.arange(lo, min(hi, lo + 3000)),
-                                           np.arange(max(lo, hi - 3000), hi)]))  # fmt: skip
+        agents = np.unique(
+            np.concatenate(
+                [np.arange(lo, hi, step), np.arange(lo, min(hi, lo + 3000)), np.arange(max(lo, hi - 3000), hi)]
+            )
+        )
         region = np.searchsorted(lay.starts + lay.sizes, agents, side="right")
         s, size = lay.starts[region], lay.sizes[region]
         for j in range(k2):
@@ -122,8 +126,15 @@ def test_golden2_identical_for_shard_counts(ray_session, case, tmp_path):
     and the panel rows of every shard give the golden daily, region and panel tables."""
     c = CASES2[case]
     for k in (1, 2, 3):
-        r = simulate(scenario_path(c["scenario"]), c["population"], c["days"], c["seed"], backend="ray", shards=k,
-                     panel=c["panel"])  # fmt: skip
+        r = simulate(
+            scenario_path(c["scenario"]),
+            c["population"],
+            c["days"],
+            c["seed"],
+            backend="ray",
+            shards=k,
+            panel=c["panel"],
+        )
         out = r.write_dir(tmp_path / f"k{k}", parquet=False)
         for table in ("daily", "regions", "panel"):
             want = (GOLDEN2 / f"{case}.{table}.csv").read_bytes()
@@ -265,9 +276,24 @@ def test_silent_shard_times_out(ray_session):
 def test_cli_run_sharded_docks(cli, ray_session, tmp_path):
     c = CASES["edge-1001"]
     out = tmp_path / "edge"
-    proc = cli("run", str(scenario_path("edge")), "--population", str(c["population"]), "--days", str(c["days"]),
-               "--seed", str(c["seed"]), "--out", str(out), "--quiet", "--backend", "ray", "--shards", "3",
-               env={"RAY_ADDRESS": ray_session})  # fmt: skip
+    proc = cli(
+        "run",
+        str(scenario_path("edge")),
+        "--population",
+        str(c["population"]),
+        "--days",
+        str(c["days"]),
+        "--seed",
+        str(c["seed"]),
+        "--out",
+        str(out),
+        "--quiet",
+        "--backend",
+        "ray",
+        "--shards",
+        "3",
+        env={"RAY_ADDRESS": ray_session},
+    )
     assert proc.returncode == 0, proc.stderr
     assert (out / "daily.csv").read_bytes() == (GOLDEN / "edge-1001.daily.csv").read_bytes()
     assert (out / "regions.csv").read_bytes() == (GOLDEN / "edge-1001.regions.csv").read_bytes()
@@ -277,9 +303,26 @@ def test_cli_run_sharded_docks_csm2_with_panel(cli, ray_session, tmp_path):
     case = "edge2-777"
     c = CASES2[case]
     out = tmp_path / "edge2"
-    proc = cli("run", str(scenario_path("edge2")), "--population", str(c["population"]), "--days", str(c["days"]),
-               "--seed", str(c["seed"]), "--panel", str(c["panel"]), "--out", str(out), "--quiet", "--backend",
-               "ray", "--shards", "3", env={"RAY_ADDRESS": ray_session})  # fmt: skip
+    proc = cli(
+        "run",
+        str(scenario_path("edge2")),
+        "--population",
+        str(c["population"]),
+        "--days",
+        str(c["days"]),
+        "--seed",
+        str(c["seed"]),
+        "--panel",
+        str(c["panel"]),
+        "--out",
+        str(out),
+        "--quiet",
+        "--backend",
+        "ray",
+        "--shards",
+        "3",
+        env={"RAY_ADDRESS": ray_session},
+    )
     assert proc.returncode == 0, proc.stderr
     for table in ("daily", "regions", "panel"):
         assert (out / f"{table}.csv").read_bytes() == (GOLDEN2 / f"{case}.{table}.csv").read_bytes(), table
@@ -314,8 +357,21 @@ def test_t_interval():
     ],
 )
 def test_bad_vary_is_one_line_exit_2(cli, spec, match, tmp_path):
-    proc = cli("sweep", "essay", "--vary", spec, "--seeds", "2", "-n", "100", "-d", "2",
-               "--catalog", str(tmp_path / "c.duckdb"), env={"RAY_ADDRESS": "127.0.0.1:1"})  # fmt: skip
+    proc = cli(
+        "sweep",
+        "essay",
+        "--vary",
+        spec,
+        "--seeds",
+        "2",
+        "-n",
+        "100",
+        "-d",
+        "2",
+        "--catalog",
+        str(tmp_path / "c.duckdb"),
+        env={"RAY_ADDRESS": "127.0.0.1:1"},
+    )
     assert proc.returncode == 2, proc.stderr
     assert match in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert not (tmp_path / "c.duckdb").exists()
@@ -334,8 +390,15 @@ def test_sweep_runs_stores_and_summarises(ray_session, tmp_path):
 
     cat = Catalog(tmp_path / "runs.duckdb")
     seen = []
-    sw = run_sweep("essay", ["score.spouse_weight=0,6"], 2, 3000, 15, catalog=cat,
-                   on_result=lambda done, total, label: seen.append((done, total)))  # fmt: skip
+    sw = run_sweep(
+        "essay",
+        ["score.spouse_weight=0,6"],
+        2,
+        3000,
+        15,
+        catalog=cat,
+        on_result=lambda done, total, label: seen.append((done, total)),
+    )
     assert len(sw.points) == 2 and sw.seeds == [1, 2]
     assert seen[-1] == (6, 6)  # 2 points × 2 seeds + baseline × 2 seeds
     assert len(cat.runs()) == 6
@@ -361,12 +424,28 @@ def test_sweep_runs_stores_and_summarises(ray_session, tmp_path):
 
 
 def test_cli_sweep_json(cli, ray_session, tmp_path):
-    proc = cli("sweep", "essay", "--vary", "channel.public_misconduct.detect=0.2,0.9", "--seeds", "2", "-n", "2000",
-               "-d", "10", "--catalog", str(tmp_path / "c.duckdb"), "--json", env={"RAY_ADDRESS": ray_session})  # fmt: skip
+    proc = cli(
+        "sweep",
+        "essay",
+        "--vary",
+        "channel.public_misconduct.detect=0.2,0.9",
+        "--seeds",
+        "2",
+        "-n",
+        "2000",
+        "-d",
+        "10",
+        "--catalog",
+        str(tmp_path / "c.duckdb"),
+        "--json",
+        env={"RAY_ADDRESS": ray_session},
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert [p["vary"] for p in doc["points"]] == [{"channel.public_misconduct.detect": 0.2},
-                                                 {"channel.public_misconduct.detect": 0.9}]  # fmt: skip
+    assert [p["vary"] for p in doc["points"]] == [
+        {"channel.public_misconduct.detect": 0.2},
+        {"channel.public_misconduct.detect": 0.9},
+    ]
     assert all(len(p["runs"]) == 2 and all(p["runs"].values()) for p in doc["points"])
     assert "Student t" in doc["interval"]
 
@@ -411,3 +490,136 @@ def test_a_sensitivity_analysis_over_ray_gives_the_local_outputs(ray_session, tm
     assert remote.runs == local.runs and local.runs["new"] == local.runs["total"] > 2
     np.testing.assert_array_equal(remote.outputs, local.outputs)
     assert len(Catalog(tmp_path / "ray.duckdb").runs()) == local.runs["total"]
+
+
+# --- Ray task failures and interrupts: one line, the rest cancelled, nothing half-written -------------
+
+
+def _failing_on_seed(real, seed_of, bad_seed: int = 2):
+    """``real`` wrapped to raise a CredsimError when its job has ``bad_seed`` (built here, pickled by
+    value into the Ray workers, where it calls their own unpatched ``real``)."""
+
+    def task(*args):
+        if seed_of(args) == bad_seed:
+            raise CredsimError(f"injected failure at seed {bad_seed}")
+        return real(*args)
+
+    return task
+
+
+def _spy_cancel(monkeypatch) -> list:
+    cancelled = []
+    real = ray.cancel
+
+    def spy(ref, **kw):
+        cancelled.append(ref)
+        return real(ref, **kw)
+
+    monkeypatch.setattr(ray, "cancel", spy)
+    return cancelled
+
+
+def _stored(cat) -> tuple[list[int], int]:
+    """(seeds of the complete runs, number of incomplete rows) in a catalog."""
+    if not cat.path.exists():
+        return [], 0
+    with cat.connect() as con:
+        half = con.execute("SELECT count(*) FROM runs WHERE NOT complete").fetchone()[0]
+    return sorted(int(s) for s in cat.runs()["seed"]), half
+
+
+def test_a_failing_sweep_run_is_one_line_and_the_rest_cancelled(ray_session, tmp_path, monkeypatch):
+    from credsim.distributed import sweep
+    from credsim.results.store import Catalog
+
+    monkeypatch.setattr(sweep, "_run_one", _failing_on_seed(sweep._run_one, lambda a: a[4]))
+    cancelled = _spy_cancel(monkeypatch)
+    cat = Catalog(tmp_path / "c.duckdb")
+    seen = []
+    with pytest.raises(CredsimError) as err:  # 4 tasks: essay and baseline × seeds 1, 2
+        run_sweep("essay", ["score.spouse_weight=3"], 2, 2000, 10, catalog=cat, on_result=lambda *a: seen.append(a))
+    msg = str(err.value)
+    assert "\n" not in msg and err.value.__cause__ is None and err.value.__suppress_context__
+    assert msg in {
+        f"sweep: run {name} seed 2 failed: injected failure at seed 2"
+        for name in ("essay[score.spouse_weight=3]", "baseline")
+    }, msg
+    seeds, half = _stored(cat)
+    assert half == 0 and seeds == [1] * len(seen)  # only the runs handed on, each stored whole
+    assert len(seen) + 1 + len(cancelled) == 4  # handed on, the failed one, the rest cancelled
+
+
+def test_an_interrupted_sweep_cancels_the_runs_still_going(ray_session, tmp_path, monkeypatch):
+    from credsim.results.store import Catalog
+
+    cancelled = _spy_cancel(monkeypatch)
+    cat = Catalog(tmp_path / "c.duckdb")
+
+    def ctrl_c(done, total, label):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep("essay", ["score.spouse_weight=3"], 2, 2000, 10, catalog=cat, on_result=ctrl_c)
+    assert len(cancelled) == 3  # all but the first run to finish
+    seeds, half = _stored(cat)
+    assert half == 0 and len(seeds) == 1  # that run was stored before the interrupt
+
+
+def test_a_sweep_with_no_run_finishing_in_time_stops_with_one_line(ray_session, tmp_path, monkeypatch):
+    from credsim.distributed import sweep
+
+    def stuck(*args):
+        time.sleep(60)
+
+    monkeypatch.setattr(sweep, "_run_one", stuck)
+    monkeypatch.setenv("CREDSIM_RAY_TIMEOUT", "1")
+    cancelled = _spy_cancel(monkeypatch)
+    t0 = time.monotonic()
+    with pytest.raises(CredsimError, match=r"^sweep: no run finished within 1 s \(CREDSIM_RAY_TIMEOUT\)$"):
+        run_sweep("essay", ["score.spouse_weight=3"], 1, 2000, 10)
+    assert time.monotonic() - t0 < 30 and len(cancelled) == 2  # the point and the baseline, both stuck
+
+def _sensitivity_jobs():
+    from credsim.results.sensitivity_runs import Job
+
+    _, sc = load("essay")
+    return [Job(("essay", s), "essay", sc, s) for s in (1, 2, 3, 4)]
+
+
+def test_a_failing_sensitivity_run_over_ray_is_one_line_and_the_rest_cancelled(ray_session, tmp_path, monkeypatch):
+    from credsim.results import sensitivity_runs
+    from credsim.results.store import Catalog
+
+    monkeypatch.setenv("RAY_ADDRESS", ray_session)
+    monkeypatch.setattr(
+        sensitivity_runs, "_run_batch", _failing_on_seed(sensitivity_runs._run_batch, lambda a: a[0][0].seed)
+    )
+    cancelled = _spy_cancel(monkeypatch)
+    cat = Catalog(tmp_path / "c.duckdb")
+    seen = []
+    with pytest.raises(CredsimError) as err:  # 4 one-run batches (2 CPUs: batches of 4 // 16 → 1 run)
+        sensitivity_runs.execute(_sensitivity_jobs(), 2000, 10, cat, workers=2, on_run=lambda *a: seen.append(a))
+    msg = str(err.value)
+    assert "\n" not in msg and err.value.__cause__ is None and err.value.__suppress_context__
+    assert msg == "sensitivity: run essay seed 2 failed: injected failure at seed 2"
+    seeds, half = _stored(cat)
+    assert half == 0 and 2 not in seeds and len(seeds) == len(seen)  # every run handed on stored before the error
+    assert len(seen) + 1 + len(cancelled) == 4
+
+
+def test_an_interrupted_sensitivity_run_over_ray_cancels_the_rest(ray_session, tmp_path, monkeypatch):
+    from credsim.results import sensitivity_runs
+    from credsim.results.store import Catalog
+
+    monkeypatch.setenv("RAY_ADDRESS", ray_session)
+    cancelled = _spy_cancel(monkeypatch)
+    cat = Catalog(tmp_path / "c.duckdb")
+
+    def ctrl_c(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sensitivity_runs.execute(_sensitivity_jobs(), 2000, 10, cat, workers=2, on_run=ctrl_c)
+    assert len(cancelled) == 3
+    seeds, half = _stored(cat)
+    assert half == 0 and len(seeds) == 1  # the finished run was stored before the interrupt propagated

@@ -17,8 +17,21 @@ DOCS = ROOT / "docs"
 
 def sphinx(src: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     """sphinx-build -W (warnings are errors) into a fresh folder."""
-    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(out / ".doctrees"),
-           *extra, str(src), str(out / "html")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-q",
+        "-b",
+        "html",
+        "-d",
+        str(out / ".doctrees"),
+        *extra,
+        str(src),
+        str(out / "html"),
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
 
 
@@ -38,8 +51,17 @@ def site(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_every_page_is_built(site):
-    for page in ["index", "model", "scenarios/index", "scenarios/camera-matching", "changelog",
-                 "reference/cli", "reference/scenario", "reference/columns", "reference/api"]:  # fmt: skip
+    for page in [
+        "index",
+        "model",
+        "scenarios/index",
+        "scenarios/camera-matching",
+        "changelog",
+        "reference/cli",
+        "reference/scenario",
+        "reference/columns",
+        "reference/api",
+    ]:
         assert (site / f"{page}.html").exists(), page
     assert "What credsim is not" in text_of(site / "index.html")
     assert "## [Unreleased]" not in text_of(site / "changelog.html")  # the changelog is rendered, not quoted
@@ -112,7 +134,7 @@ def test_broken_references_fail_the_build(tmp_path):
         "# Broken\n\n"
         "A real name: {func}`credsim.simulate`. Missing ones: {func}`credsim.no_such_function`, "
         "{doc}`no-such-page`, [a link](no-such-file.md), [an anchor](#no-such-heading).\n"
-    )  # fmt: skip
+    )
     r = sphinx(src, tmp_path / "out", "-c", str(DOCS))
     assert r.returncode != 0
     for target in ["credsim.no_such_function", "no-such-page", "no-such-file.md", "no-such-heading"]:

@@ -99,6 +99,7 @@ def test_cuda_simulator_runs_the_extensions_like_the_cpu():
     )
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
     env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__), os.path.dirname(os.path.dirname(__file__))])
-    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, env=env,
-                          timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, env=env, timeout=600
+    )
     assert proc.returncode == 0 and "same" in proc.stdout, proc.stderr[-2000:]

@@ -44,8 +44,20 @@ RAY = dict(population=2_001, days=14, seed=4, hist_bins=5, hist_every=3)
 
 
 def args_of(cfg: dict) -> list[str]:
-    return ["essay", "-n", str(cfg["population"]), "-d", str(cfg["days"]), "-s", str(cfg["seed"]),
-            "--hist-bins", str(cfg["hist_bins"]), "--hist-every", str(cfg["hist_every"]), "-q"]  # fmt: skip
+    return [
+        "essay",
+        "-n",
+        str(cfg["population"]),
+        "-d",
+        str(cfg["days"]),
+        "-s",
+        str(cfg["seed"]),
+        "--hist-bins",
+        str(cfg["hist_bins"]),
+        "--hist-every",
+        str(cfg["hist_every"]),
+        "-q",
+    ]
 
 
 #: The real `credsim` command line, with an on_day hook that sends SIGNAL to this very process at the
@@ -72,8 +84,13 @@ main()
 
 
 def drive(day: int, sig: int, *args: str, twice: bool = False, env: dict | None = None, timeout: float = 300):
-    return subprocess.run([sys.executable, "-c", DRIVER, str(day), str(sig), "twice" if twice else "once", *args],
-                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", DRIVER, str(day), str(sig), "twice" if twice else "once", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def invoke(*args):
@@ -152,8 +169,9 @@ def test_stop_signal_at_a_random_day_then_resume_is_identical(tmp_path, cpu_refe
     proc = drive(day, sig, "run", *args_of(CPU), "-o", str(out), "--checkpoint-every", "0")
     assert proc.returncode == code, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines == [f"stopped by {name} after day {day} of {CPU['days']}; checkpoint saved; "
-                     f"continue with: credsim resume {work}"], proc.stderr  # fmt: skip
+    assert lines == [
+        f"stopped by {name} after day {day} of {CPU['days']}; checkpoint saved; continue with: credsim resume {work}"
+    ], proc.stderr
     assert checkpoint_day(work) == day and not out.exists()
     res = invoke("resume", work, "-q")
     assert res.exit_code == 0, res.stderr
@@ -187,8 +205,11 @@ def test_a_second_sigterm_stops_at_once_and_the_last_checkpoint_stays_valid(tmp_
     assert kept == 2 * ((day - 1) // 2)
     assert invoke("resume", work, "-q").exit_code == 0
     same_tables(out, cpu_reference)
-    record_fault(f"SIGTERM twice at day {day}/{CPU['days']}", "cpu",
-                 f"died at once; checkpoint day {kept} valid, resumed identical")  # fmt: skip
+    record_fault(
+        f"SIGTERM twice at day {day}/{CPU['days']}",
+        "cpu",
+        f"died at once; checkpoint day {kept} valid, resumed identical",
+    )
 
 
 def test_sigterm_from_outside_at_a_random_moment(tmp_path, rng):
@@ -198,8 +219,21 @@ def test_sigterm_from_outside_at_a_random_moment(tmp_path, rng):
     out, work = tmp_path / "o", tmp_path / "o.partial"
     delay = rng.uniform(0.0, 1.5)
     print(f"SIGTERM {delay:.2f} s after the work folder appeared")
-    proc = subprocess.Popen([sys.executable, "-c", "from credsim.cli import main; main()", "run", *args_of(cfg),
-                             "-o", str(out), "--checkpoint-every", "0"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from credsim.cli import main; main()",
+            "run",
+            *args_of(cfg),
+            "-o",
+            str(out),
+            "--checkpoint-every",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not (work / "inputs.json").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -214,8 +248,11 @@ def test_sigterm_from_outside_at_a_random_moment(tmp_path, rng):
     assert res.exit_code == 0, res.stderr
     simulate("essay", **cfg).write_dir(tmp_path / "ref")
     same_tables(out, tmp_path / "ref")
-    record_fault(f"SIGTERM from outside after {delay:.2f} s (day {day}/{cfg['days']})", "cpu",
-                 "exit 143, checkpoint, resumed identical")  # fmt: skip
+    record_fault(
+        f"SIGTERM from outside after {delay:.2f} s (day {day}/{cfg['days']})",
+        "cpu",
+        "exit 143, checkpoint, resumed identical",
+    )
 
 
 # --- the same on ray (2 shards), connected to one local Ray session -------------------------------
@@ -237,15 +274,27 @@ def ray_session():
 RAY_ARGS = ["--backend", "ray", "--shards", "2"]
 
 
-@pytest.mark.parametrize("name,sig,code", [("SIGTERM", signal.SIGTERM, 143), ("SIGKILL", signal.SIGKILL, -9)],
-                         ids=["SIGTERM", "SIGKILL"])  # fmt: skip
-def test_ray_driver_signalled_at_a_random_day_resumes_identical(tmp_path, ray_session, ray_reference, name, sig,
-                                                                code, rng):  # fmt: skip
+@pytest.mark.parametrize(
+    "name,sig,code", [("SIGTERM", signal.SIGTERM, 143), ("SIGKILL", signal.SIGKILL, -9)], ids=["SIGTERM", "SIGKILL"]
+)
+def test_ray_driver_signalled_at_a_random_day_resumes_identical(
+    tmp_path, ray_session, ray_reference, name, sig, code, rng
+):
     day = rng.randrange(3, RAY["days"] - 1)
     print(f"{name} to a ray driver at the end of day {day}")
     out, work = tmp_path / "o", tmp_path / "o.partial"
-    proc = drive(day, sig, "run", *args_of(RAY), *RAY_ARGS, "-o", str(out), "--checkpoint-every", "2",
-                 env={"RAY_ADDRESS": ray_session})  # fmt: skip
+    proc = drive(
+        day,
+        sig,
+        "run",
+        *args_of(RAY),
+        *RAY_ARGS,
+        "-o",
+        str(out),
+        "--checkpoint-every",
+        "2",
+        env={"RAY_ADDRESS": ray_session},
+    )
     assert proc.returncode == code, proc.stderr
     kept = checkpoint_day(work)
     if sig == signal.SIGKILL:
@@ -255,8 +304,11 @@ def test_ray_driver_signalled_at_a_random_day_resumes_identical(tmp_path, ray_se
     res = invoke("resume", work, *RAY_ARGS, "-q")  # in this process, on the same Ray session
     assert res.exit_code == 0, res.stderr
     same_tables(out, ray_reference)
-    record_fault(f"{name} at day {day}/{RAY['days']}", "ray, 2 shards",
-                 f"{'exit ' + str(code) if code > 0 else 'killed'}; checkpoint day {kept}, resumed identical")  # fmt: skip
+    record_fault(
+        f"{name} at day {day}/{RAY['days']}",
+        "ray, 2 shards",
+        f"{'exit ' + str(code) if code > 0 else 'killed'}; checkpoint day {kept}, resumed identical",
+    )
 
 
 @pytest.mark.parametrize("name,sig", [("SIGHUP", signal.SIGHUP), ("SIGINT", signal.SIGINT)], ids=["SIGHUP", "SIGINT"])
@@ -267,8 +319,9 @@ def test_ray_run_stopped_in_process_resumes_identical(tmp_path, ray_session, ray
     from credsim.scenario import load
 
     _, sc = load("essay")
-    inputs = RunInputs.new("essay", sc, RAY["population"], RAY["days"], RAY["seed"], "ray", RAY["hist_bins"],
-                           RAY["hist_every"], 0)  # fmt: skip
+    inputs = RunInputs.new(
+        "essay", sc, RAY["population"], RAY["days"], RAY["seed"], "ray", RAY["hist_bins"], RAY["hist_every"], 0
+    )
 
     def on_day(t, days):
         if t == day:
@@ -281,8 +334,11 @@ def test_ray_run_stopped_in_process_resumes_identical(tmp_path, ray_session, ray
     res = invoke("resume", tmp_path / "o.partial", *RAY_ARGS, "-q")
     assert res.exit_code == 0, res.stderr
     same_tables(tmp_path / "o", ray_reference)
-    record_fault(f"{name} at day {day}/{RAY['days']}", "ray, 2 shards",
-                 f"exit {128 + sig}, checkpoint day {day}, resumed identical")  # fmt: skip
+    record_fault(
+        f"{name} at day {day}/{RAY['days']}",
+        "ray, 2 shards",
+        f"exit {128 + sig}, checkpoint day {day}, resumed identical",
+    )
 
 
 def test_ray_actors_reuse_the_cached_kernel_compile(ray_session):
@@ -339,8 +395,11 @@ def test_a_killed_ray_shard_is_one_line_and_no_hang(tmp_path, ray_session, ray_r
     res = invoke("resume", tmp_path / "o.partial", "-b", "cpu", "-q")
     assert res.exit_code == 0, res.stderr
     same_tables(tmp_path / "o", ray_reference)
-    record_fault(f"shard process SIGKILLed before day {day}", "ray, 2 shards",
-                 f"exit 2 in {took:.0f} s, one line; checkpoint day {kept}, resumed identical")  # fmt: skip
+    record_fault(
+        f"shard process SIGKILLed before day {day}",
+        "ray, 2 shards",
+        f"exit 2 in {took:.0f} s, one line; checkpoint day {kept}, resumed identical",
+    )
 
 
 # --- full disk, read-only folder, damaged checkpoints -----------------------------------------------
@@ -411,9 +470,30 @@ def test_corrupted_and_truncated_checkpoints_are_one_line(tmp_path, damage, rng)
 
 def test_two_processes_recording_runs_in_one_catalog_lose_nothing(tmp_path):
     cat = tmp_path / "c.duckdb"
-    procs = [subprocess.Popen([sys.executable, "-c", "from credsim.cli import main; main()", "run", "essay", "-n",
-                               str(3000 + k), "-d", "6", "-o", str(tmp_path / f"o{k}"), "--catalog", str(cat), "-q"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from credsim.cli import main; main()",
+                "run",
+                "essay",
+                "-n",
+                str(3000 + k),
+                "-d",
+                "6",
+                "-o",
+                str(tmp_path / f"o{k}"),
+                "--catalog",
+                str(cat),
+                "-q",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(2)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err

@@ -21,8 +21,19 @@ def test_golden_case_identical(case, tmp_path):
 def test_docking_command_line(cli, tmp_path):
     c = CASES["edge-1001"]
     out = tmp_path / "edge"
-    proc = cli("run", str(scenario_path("edge")), "--population", str(c["population"]), "--days", str(c["days"]),
-               "--seed", str(c["seed"]), "--out", str(out), "--quiet")  # fmt: skip
+    proc = cli(
+        "run",
+        str(scenario_path("edge")),
+        "--population",
+        str(c["population"]),
+        "--days",
+        str(c["days"]),
+        "--seed",
+        str(c["seed"]),
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     assert filecmp.cmp(out / "daily.csv", GOLDEN / "edge-1001.daily.csv", shallow=False)
     assert filecmp.cmp(out / "regions.csv", GOLDEN / "edge-1001.regions.csv", shallow=False)

@@ -19,8 +19,9 @@ def _assert_docks(out, case):
 @pytest.mark.parametrize("case", sorted(CASES2))
 def test_golden2_case_identical(case, threads, tmp_path):
     c = CASES2[case]
-    result = simulate(scenario_path(c["scenario"]), c["population"], c["days"], c["seed"], panel=c["panel"],
-                      threads=threads)  # fmt: skip
+    result = simulate(
+        scenario_path(c["scenario"]), c["population"], c["days"], c["seed"], panel=c["panel"], threads=threads
+    )
     result.write_dir(tmp_path / "out")
     _assert_docks(tmp_path / "out", case)
     assert (tmp_path / "out" / "panel.parquet").exists()
@@ -30,8 +31,21 @@ def test_golden2_case_identical(case, threads, tmp_path):
 def test_golden2_command_line(case, cli, tmp_path):
     c = CASES2[case]
     out = tmp_path / "out"
-    proc = cli("run", str(scenario_path(c["scenario"])), "--population", str(c["population"]), "--days",
-               str(c["days"]), "--seed", str(c["seed"]), "--panel", str(c["panel"]), "--out", str(out), "--quiet")  # fmt: skip
+    proc = cli(
+        "run",
+        str(scenario_path(c["scenario"])),
+        "--population",
+        str(c["population"]),
+        "--days",
+        str(c["days"]),
+        "--seed",
+        str(c["seed"]),
+        "--panel",
+        str(c["panel"]),
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     _assert_docks(out, case)
 

@@ -30,8 +30,13 @@ def _limited():
 
 def cli_limited(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
     """The CLI in a subprocess with 4 GiB of address space and a time limit (a hang fails the test)."""
-    return subprocess.run([sys.executable, "-c", "from credsim.cli import main; main()", *args], capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=_limited)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", "from credsim.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=_limited,
+    )
 
 
 @pytest.fixture
@@ -92,9 +97,13 @@ def test_byte_order_mark_is_accepted(tmp_path, cli):
 
 @pytest.mark.parametrize(
     "section, index, name",
-    [("channel", 0, "cameras\n"), ("activity", 1, "restaurant\n"), ("channel", 2, "late_tax\r\n"),
-     ("grade", 0, "AAA\n")],
-)  # fmt: skip
+    [
+        ("channel", 0, "cameras\n"),
+        ("activity", 1, "restaurant\n"),
+        ("channel", 2, "late_tax\r\n"),
+        ("grade", 0, "AAA\n"),
+    ],
+)
 def test_names_ending_in_a_newline_are_refused(section, index, name):
     """``$`` in a pattern matches before a final newline; names must match in full."""
     data = tomllib.loads(ESSAY_TEXT)
@@ -112,8 +121,14 @@ def test_dashboard_run_name_with_a_newline_is_refused():
     from credsim.dashboard.server import check_request
     from credsim.scenario import load
 
-    body = {"scenario": load("essay")[1].model_dump(mode="json"), "name": "essay\n", "baseline": "baseline",
-            "population": "1000", "days": "3", "seed": "1"}  # fmt: skip
+    body = {
+        "scenario": load("essay")[1].model_dump(mode="json"),
+        "name": "essay\n",
+        "baseline": "baseline",
+        "population": "1000",
+        "days": "3",
+        "seed": "1",
+    }
     request, errors = check_request(body)
     assert request is None and [e["field"] for e in errors] == ["run.name"]
 
@@ -134,8 +149,14 @@ def test_long_values_are_cut_in_messages(tmp_path, cli):
     # the dashboard's field messages too
     from credsim.dashboard.server import check_request
 
-    body = {"scenario": data, "name": "x", "baseline": "baseline", "population": "1000", "days": "3",
-            "seed": "9" * 5000}  # fmt: skip
+    body = {
+        "scenario": data,
+        "name": "x",
+        "baseline": "baseline",
+        "population": "1000",
+        "days": "3",
+        "seed": "9" * 5000,
+    }
     _, errors = check_request(body)
     assert errors and all(len(e["message"]) < 200 for e in errors), errors
     # an unknown preset or file named by a very long argument
@@ -153,14 +174,20 @@ def test_run_help_lists_every_backend(cli):
 
 @pytest.mark.parametrize(
     "message, expected",
-    [("channel[0].name: " + repr("a" * 500) + " is bad", "channel[0].name: '" + "a" * SHOWN + "…' is bad"),
-     ("x: " + repr("it's " + "b" * 100) + ", more", 'x: "it\'s ' + "b" * (SHOWN - 5) + '…", more'),
-     ("seed: got " + "9" * 500, "seed: got " + "9" * SHOWN + "…"),
-     # apostrophes in words are not quotes: nothing here is a long quoted value
-     ("compare: scenario 'edge' has channels that differ from the baseline's; a scorecard needs the same channels",
-      "compare: scenario 'edge' has channels that differ from the baseline's; a scorecard needs the same channels"),
-     ("short 'values' stay whole: " + repr("c" * SHOWN), "short 'values' stay whole: " + repr("c" * SHOWN))],
-)  # fmt: skip
+    [
+        ("channel[0].name: " + repr("a" * 500) + " is bad", "channel[0].name: '" + "a" * SHOWN + "…' is bad"),
+        ("x: " + repr("it's " + "b" * 100) + ", more", "x: \"it's " + "b" * (SHOWN - 5) + '…", more'),
+        ("seed: got " + "9" * 500, "seed: got " + "9" * SHOWN + "…"),
+        # apostrophes in words are not quotes: nothing here is a long quoted value
+        (
+            "compare: scenario 'edge' has channels that differ from the baseline's;"
+            " a scorecard needs the same channels",
+            "compare: scenario 'edge' has channels that differ from the baseline's;"
+            " a scorecard needs the same channels",
+        ),
+        ("short 'values' stay whole: " + repr("c" * SHOWN), "short 'values' stay whole: " + repr("c" * SHOWN)),
+    ],
+)
 def test_clip_cuts_long_values_only(message, expected):
     from credsim.errors import CredsimError, clip
 

@@ -21,12 +21,29 @@ PACKAGE = ROOT / "credsim"
 #: (a package's CLI commands) always belongs to the faces.
 LAYERS: list[tuple[str, list[str]]] = [
     ("foundations", ["credsim.errors", "credsim.fsutil", "credsim.sources", "credsim.version"]),
-    ("scenario", ["credsim.scenario.model", "credsim.scenario.schedule", "credsim.scenario.fields",
-                  "credsim.scenario.describe", "credsim.scenario.schema"]),
+    (
+        "scenario",
+        [
+            "credsim.scenario.model",
+            "credsim.scenario.schedule",
+            "credsim.scenario.fields",
+            "credsim.scenario.describe",
+            "credsim.scenario.schema",
+        ],
+    ),
     # the loader validates a scenario against the plan's checks (scenario_problems), so reading a
     # scenario file sits at the model layer, above the plan it compiles
-    ("model", ["credsim.population", "credsim.plan", "credsim.tables", "credsim.kernel",
-               "credsim.scenario.loader", "credsim.scenario"]),
+    (
+        "model",
+        [
+            "credsim.population",
+            "credsim.plan",
+            "credsim.tables",
+            "credsim.kernel",
+            "credsim.scenario.loader",
+            "credsim.scenario",
+        ],
+    ),
     # the backends are plugins, one module (or package) each: backends.cpu, backends.cuda, backends.ray.*;
     # the compiled numerical core they run (step functions, CPU drivers, CUDA kernels) is credsim.kernel
     ("backends", ["credsim.backends"]),
@@ -34,9 +51,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     # events): those two modules are the engine's output, below every workflow that reads runs
     ("engine", ["credsim.engine", "credsim.api", "credsim.results.run", "credsim.results.events"]),
     ("workflows", ["credsim.results", "credsim.reliability", "credsim.library", "credsim.distributed"]),
-    ("faces", ["credsim.console", "credsim.cli", "credsim.report", "credsim.dashboard", "credsim.__main__",
-               "credsim"]),
-]  # fmt: skip
+    ("faces", ["credsim.console", "credsim.cli", "credsim.report", "credsim.dashboard", "credsim.__main__", "credsim"]),
+]
 RANK = {name: k for k, (name, _) in enumerate(LAYERS)}
 #: Libraries only the faces may import: domain code reports errors as CredsimError and never prints.
 FACE_ONLY = ("typer", "rich")
@@ -165,8 +181,12 @@ def test_no_import_cycles():
 
 
 def test_domain_code_never_imports_the_cli_libraries():
-    offenders = [f"{m} imports {lib}" for m, (_, outer) in GRAPH.items() if layer_of(m) != "faces"
-                 for lib in sorted(outer & set(FACE_ONLY))]  # fmt: skip
+    offenders = [
+        f"{m} imports {lib}"
+        for m, (_, outer) in GRAPH.items()
+        if layer_of(m) != "faces"
+        for lib in sorted(outer & set(FACE_ONLY))
+    ]
     assert offenders == []
 
 

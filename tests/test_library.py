@@ -128,8 +128,13 @@ def test_lint_sees_wrongful_attributions_that_a_schedule_turns_on_and_off():
     quiet = [dict(c, false_rate=0.0) for c in data["channel"]]
     base = _with(essay, channel=quiet)
     assert not any("wrongful" in f.message for f in lint(base))
-    sc = _with(base, [{"day": 61, "set": {"channel.online_speech.false_rate": 0.001}},
-                      {"day": 91, "set": {"channel.online_speech.false_rate": 0.0}}])  # fmt: skip
+    sc = _with(
+        base,
+        [
+            {"day": 61, "set": {"channel.online_speech.false_rate": 0.001}},
+            {"day": 91, "set": {"channel.online_speech.false_rate": 0.0}},
+        ],
+    )
     found = [f for f in lint(sc) if "wrongful" in f.message]
     assert len(found) == 1
     f = found[0]
@@ -139,8 +144,11 @@ def test_lint_sees_wrongful_attributions_that_a_schedule_turns_on_and_off():
     assert f.fields[0] == "channel[1].false_rate"
     assert {'schedule[0].set."channel.online_speech.false_rate"', 'schedule[1].set."channel.online_speech.false_rate"'} <= set(f.fields)
     # with appeals: the rate filed, the share upheld and the mean review time (1 / decide_rate days)
-    sc = _with(base, [{"day": 61, "set": {"channel.online_speech.false_rate": 0.001}}],
-               appeals={"rate": 0.6, "decide_rate": 0.1, "uphold": 0.3})  # fmt: skip
+    sc = _with(
+        base,
+        [{"day": 61, "set": {"channel.online_speech.false_rate": 0.001}}],
+        appeals={"rate": 0.6, "decide_rate": 0.1, "uphold": 0.3},
+    )
     f = next(f for f in lint(sc) if "wrongful" in f.message)
     assert f.message.endswith("appeals: 60% filed, 30% upheld, mean review 10 days"), f.message
     # a finding that holds in every policy is reported once, as without a schedule

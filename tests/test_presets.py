@@ -112,8 +112,16 @@ def test_reformed_has_no_wrongful_attributions():
 
 def test_essay_plus_runs_with_its_mechanisms():
     daily = credsim.simulate("essay-plus", 20000, 60, 1).daily
-    for col in ("settlements", "term_exits", "owing", "appeals_filed", "appeals_upheld", "appeals_rejected",
-                "appeals_pending", "near"):  # fmt: skip
+    for col in (
+        "settlements",
+        "term_exits",
+        "owing",
+        "appeals_filed",
+        "appeals_upheld",
+        "appeals_rejected",
+        "appeals_pending",
+        "near",
+    ):
         assert col in daily.columns, col
     assert int(daily["near"].sum()) > 0 and int(daily["owing"].iloc[-1]) > 0 and int(daily["appeals_filed"].sum()) > 0
 
@@ -132,8 +140,13 @@ def _sig(x: float, digits: int) -> float:
 def _settle_rate() -> float:
     """h with mean over listings of (1 - exp(-h * age)) = 3.2 / 12.11, listings arriving linearly
     between the reported cumulative counts ([CD-2017], [XH-2018], [CD-2018], [ZQ-2018])."""
-    points = [(date(2013, 10, 1), 0.0), (date(2017, 11, 8), 8.87e6), (date(2017, 12, 31), 9.59e6),
-              (date(2018, 5, 31), 10.59e6), (date(2018, 9, 30), 12.11e6)]  # fmt: skip
+    points = [
+        (date(2013, 10, 1), 0.0),
+        (date(2017, 11, 8), 8.87e6),
+        (date(2017, 12, 31), 9.59e6),
+        (date(2018, 5, 31), 10.59e6),
+        (date(2018, 9, 30), 12.11e6),
+    ]
     end = points[-1][0]
     ages = []  # (age in days, listings that day)
     for (d0, c0), (d1, c1) in zip(points, points[1:]):
@@ -174,12 +187,14 @@ def test_court_defaulters_baseline_is_the_same_world_with_the_list_off():
     assert not any(c.forces_blacklist for c in base.channel) and not any(a.deny_blacklisted for a in base.activity)
     assert base.blacklist.initial_share == 0 and base.exit is None
     # nothing else differs: switch the list on in the baseline and it is the scenario
-    switched = base.model_copy(update={
-        "channel": [c.model_copy(update={"forces_blacklist": True}) for c in base.channel],
-        "activity": [a.model_copy(update={"deny_blacklisted": True}) for a in base.activity],
-        "blacklist": base.blacklist.model_copy(update={"initial_share": sc.blacklist.initial_share}),
-        "exit": sc.exit,
-    })  # fmt: skip
+    switched = base.model_copy(
+        update={
+            "channel": [c.model_copy(update={"forces_blacklist": True}) for c in base.channel],
+            "activity": [a.model_copy(update={"deny_blacklisted": True}) for a in base.activity],
+            "blacklist": base.blacklist.model_copy(update={"initial_share": sc.blacklist.initial_share}),
+            "exit": sc.exit,
+        }
+    )
     assert switched == sc
 
 

@@ -45,8 +45,20 @@ runner = CliRunner()
 
 # A run that takes a few seconds in a subprocess on a shared 2-core machine (kill and Ctrl-C tests).
 LONG = dict(population=300_000, days=120, seed=7, hist_bins=12, hist_every=9)
-LONG_ARGS = ["essay", "-n", str(LONG["population"]), "-d", str(LONG["days"]), "-s", str(LONG["seed"]),
-             "--hist-bins", str(LONG["hist_bins"]), "--hist-every", str(LONG["hist_every"]), "-q"]  # fmt: skip
+LONG_ARGS = [
+    "essay",
+    "-n",
+    str(LONG["population"]),
+    "-d",
+    str(LONG["days"]),
+    "-s",
+    str(LONG["seed"]),
+    "--hist-bins",
+    str(LONG["hist_bins"]),
+    "--hist-every",
+    str(LONG["hist_every"]),
+    "-q",
+]
 TABLES = ("daily.csv", "regions.csv", "histogram.csv")
 
 
@@ -70,8 +82,12 @@ def same_tables(a: Path, b: Path, names=TABLES) -> None:
 
 
 def cli_proc(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "from credsim.cli import main; main()", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-c", "from credsim.cli import main; main()", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -101,8 +117,15 @@ def small_inputs(days=12, every=3, population=501, hist_bins=6, hist_every=4, se
 
 
 def small_reference(out: Path, inputs: RunInputs) -> Path:
-    simulate(inputs.scenario(), inputs.population, inputs.days, inputs.seed, hist_bins=inputs.hist_bins,
-             hist_every=inputs.hist_every, name=inputs.name).write_dir(out)  # fmt: skip
+    simulate(
+        inputs.scenario(),
+        inputs.population,
+        inputs.days,
+        inputs.seed,
+        hist_bins=inputs.hist_bins,
+        hist_every=inputs.hist_every,
+        name=inputs.name,
+    ).write_dir(out)
     return out
 
 
@@ -279,8 +302,10 @@ def test_two_processes_adding_runs_to_one_catalog_lose_nothing(tmp_path):
         "    r.run_id = f'p{sys.argv[2]}-{i}'\n"
         "    cat.add(r)\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(cat), str(k)], stderr=subprocess.PIPE, text=True)
-             for k in (1, 2)]  # fmt: skip
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(cat), str(k)], stderr=subprocess.PIPE, text=True)
+        for k in (1, 2)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
@@ -340,8 +365,25 @@ def test_out_under_a_file_is_one_line_and_creates_nothing(tmp_path):
 
 def test_disk_full_at_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", failing_fsync(".checkpoint.npz.tmp", 2))
-    res = invoke("run", "essay", "-n", "501", "-d", "12", "-s", "3", "--hist-bins", "6", "--hist-every", "4",
-                 "--checkpoint-every", "3", "-o", str(tmp_path / "o"), "-q")  # fmt: skip
+    res = invoke(
+        "run",
+        "essay",
+        "-n",
+        "501",
+        "-d",
+        "12",
+        "-s",
+        "3",
+        "--hist-bins",
+        "6",
+        "--hist-every",
+        "4",
+        "--checkpoint-every",
+        "3",
+        "-o",
+        str(tmp_path / "o"),
+        "-q",
+    )
     line = one_line_error(res)
     assert res.exit_code == 2 and "No space left on device" in line and "checkpoint of day 3 is intact" in line
     monkeypatch.undo()
@@ -362,8 +404,23 @@ def test_disk_full_on_the_first_checkpoint_leaves_nothing(tmp_path, monkeypatch)
 
 def test_disk_full_writing_the_output_keeps_the_finished_tables(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", failing_fsync(f"{tmp_path}/.o.", 1))
-    res = invoke("run", "essay", "-n", "501", "-d", "12", "-s", "3", "--hist-bins", "6", "--hist-every", "4",
-                 "-o", str(tmp_path / "o"), "-q")  # fmt: skip
+    res = invoke(
+        "run",
+        "essay",
+        "-n",
+        "501",
+        "-d",
+        "12",
+        "-s",
+        "3",
+        "--hist-bins",
+        "6",
+        "--hist-every",
+        "4",
+        "-o",
+        str(tmp_path / "o"),
+        "-q",
+    )
     line = one_line_error(res)
     assert res.exit_code == 2 and "No space left on device" in line and "finished tables are kept" in line
     monkeypatch.undo()
@@ -449,8 +506,10 @@ def _damage_inputs_json(work: Path) -> str:
     return "not valid JSON"
 
 
-@pytest.mark.parametrize("damage", [_damage_truncate, _damage_object_array, _damage_shape, _damage_inputs,
-                                    _damage_code_version, _damage_inputs_json])  # fmt: skip
+@pytest.mark.parametrize(
+    "damage",
+    [_damage_truncate, _damage_object_array, _damage_shape, _damage_inputs, _damage_code_version, _damage_inputs_json],
+)
 def test_damaged_work_folders_are_one_line_errors(tmp_path, damage):
     work = stopped_run(tmp_path, small_inputs())
     needle = damage(work)
@@ -469,25 +528,61 @@ DAYS_OK = st.one_of(st.integers(1, 4).map(str), st.just("2e0"))
 SEED_OK = st.one_of(st.integers(0, 2**64 - 1).map(str), st.integers(0, 2**64 - 1).map(hex), st.just("1_000"))
 HIST_BINS_OK = st.integers(0, 1000).map(str)
 HIST_EVERY_OK = st.integers(1, 5).map(str)
-POPULATION = st.one_of(POPULATION_OK, st.sampled_from(["0", "-5", "1.5", "1e1", "2e1", "nan", "inf", "-inf",
-                    "1e11", "2e11", "1_0", "", " ", "[/]", "1e", "0x10", "1e-3"]), no_digits())  # fmt: skip
+POPULATION = st.one_of(
+    POPULATION_OK,
+    st.sampled_from(
+        [
+            "0",
+            "-5",
+            "1.5",
+            "1e1",
+            "2e1",
+            "nan",
+            "inf",
+            "-inf",
+            "1e11",
+            "2e11",
+            "1_0",
+            "",
+            " ",
+            "[/]",
+            "1e",
+            "0x10",
+            "1e-3",
+        ]
+    ),
+    no_digits(),
+)
 DAYS = st.one_of(DAYS_OK, st.sampled_from(["0", "70000", "-1", "1.5", "2e0", "", "[red]"]), no_digits())
-SEED = st.one_of(SEED_OK, st.integers(-3, 2**65).map(str),
-              st.sampled_from(["0x1f", "010", "1_000", "", "-0", "1e3"]), st.text(max_size=6))  # fmt: skip
+SEED = st.one_of(
+    SEED_OK,
+    st.integers(-3, 2**65).map(str),
+    st.sampled_from(["0x1f", "010", "1_000", "", "-0", "1e3"]),
+    st.text(max_size=6),
+)
 # (not "ray": where it is installed it is valid, and starting it takes seconds)
 BACKEND = st.one_of(st.just("cpu"), st.sampled_from(["cuda", "CPU", "", "gpu", "[/]", "cpu "]), st.text(max_size=4))
-HIST_BINS = st.one_of(HIST_BINS_OK, st.integers(-2, 1002).map(str), st.sampled_from(["", "1e1", "[/]"]),
-                   no_digits())  # fmt: skip
-HIST_EVERY = st.one_of(HIST_EVERY_OK, st.integers(-1, 5).map(str), st.sampled_from(["70000", "", "x"]),
-                    no_digits())  # fmt: skip
+HIST_BINS = st.one_of(HIST_BINS_OK, st.integers(-2, 1002).map(str), st.sampled_from(["", "1e1", "[/]"]), no_digits())
+HIST_EVERY = st.one_of(HIST_EVERY_OK, st.integers(-1, 5).map(str), st.sampled_from(["70000", "", "x"]), no_digits())
 
 
 def check_run_arguments(pop, days, seed, backend, bins, every) -> int:
     """Run ``credsim run`` in-process; it succeeds completely or fails in one line leaving nothing."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "o"
-        res = invoke("run", "essay", f"--population={pop}", f"--days={days}", f"--seed={seed}", f"--backend={backend}",
-                     f"--hist-bins={bins}", f"--hist-every={every}", "--out", str(out), "-q")  # fmt: skip
+        res = invoke(
+            "run",
+            "essay",
+            f"--population={pop}",
+            f"--days={days}",
+            f"--seed={seed}",
+            f"--backend={backend}",
+            f"--hist-bins={bins}",
+            f"--hist-every={every}",
+            "--out",
+            str(out),
+            "-q",
+        )
         assert res.exit_code in (0, 2), (res.exit_code, res.stderr, res.exception)
         event(f"exit {res.exit_code}")
         if res.exit_code == 0:

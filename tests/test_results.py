@@ -161,8 +161,13 @@ def test_compare_refuses_another_world(tmp_path, cli):
 def test_verdict_with_nothing_prevented_reads_well():
     from credsim.results.scorecard import verdict
 
-    card = {"offences_prevented": -0.0, "listed_person_days": 0.0, "offences_prevented_pct": 0.0,
-            "lawful_suppressed_pct": float("nan"), "stress_high_pct": 0.0}  # fmt: skip
+    card = {
+        "offences_prevented": -0.0,
+        "listed_person_days": 0.0,
+        "offences_prevented_pct": 0.0,
+        "lawful_suppressed_pct": float("nan"),
+        "stress_high_pct": 0.0,
+    }
     text = verdict("x", card, 10, 1)
     assert "(0 more)" in text and "n/a" not in text and "-0" not in text
 
@@ -201,8 +206,11 @@ def test_add_many_stores_each_run_whole_and_apart(tmp_path):
 
     from credsim import simulate
 
-    runs = [simulate("essay", 3000, 12, 1), simulate("baseline", 3000, 12, 2, hist_bins=8),
-            simulate("essay-plus", 3000, 12, 3, panel=6)]  # fmt: skip
+    runs = [
+        simulate("essay", 3000, 12, 1),
+        simulate("baseline", 3000, 12, 2, hist_bins=8),
+        simulate("essay-plus", 3000, 12, 3, panel=6),
+    ]
     cat = Catalog(tmp_path / "c.duckdb")
     ids = cat.add_many(runs)
     assert len(set(ids)) == 3

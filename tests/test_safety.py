@@ -56,8 +56,9 @@ def one_line_error(res) -> str:
 
 def listing(folder: Path) -> dict[str, bytes]:
     """Every entry under ``folder`` (hidden ones too) with its bytes: what must survive a refusal."""
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>")
-            for p in sorted(folder.rglob("*"))}  # fmt: skip
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>") for p in sorted(folder.rglob("*"))
+    }
 
 
 # --- 1. output folders ----------------------------------------------------------------------------
@@ -328,8 +329,7 @@ def test_code_version_changes_with_any_declared_source(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "PACKAGE", copy)
     base = sources.digest(sources.RESULT_SOURCES)
     kernel = sources.digest(sources.KERNEL_SOURCES)
-    for rel in ("backends/cpu.py", "scenario/loader.py", "data/china-2020-provinces.csv",
-                "backends/ray/driver.py"):  # fmt: skip
+    for rel in ("backends/cpu.py", "scenario/loader.py", "data/china-2020-provinces.csv", "backends/ray/driver.py"):
         original = (copy / rel).read_bytes()
         (copy / rel).write_bytes(original + b"\n")
         assert sources.digest(sources.RESULT_SOURCES) != base, rel

@@ -16,8 +16,14 @@ from credsim.results.scorecard import metric_order, scorecard, verdict
 from credsim.results.store import Catalog
 
 N, D, SEED, K = 3000, 70, 7, 12
-CSM2_METRICS = {"settlements", "term_exits", "appeals_filed", "appeals_upheld", "appeals_rejected",
-                "appeals_upheld_pct"}  # fmt: skip
+CSM2_METRICS = {
+    "settlements",
+    "term_exits",
+    "appeals_filed",
+    "appeals_upheld",
+    "appeals_rejected",
+    "appeals_upheld_pct",
+}
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +81,19 @@ def test_verdict_says_the_csm2_numbers(comparison):
 
 
 def test_verdict_appeals_none_decided_reads_well():
-    card = {"offences_prevented": 1.0, "listed_person_days": 0.0, "offences_prevented_pct": 1.0,
-            "lawful_suppressed_pct": 0.0, "stress_high_pct": 0.0, "appeals_filed": 1.0, "appeals_upheld": 0.0,
-            "appeals_rejected": 0.0, "appeals_upheld_pct": math.nan, "wrongful_listing_person_days": 3.0,
-            "wrongful_listing_days_per_capita": 0.3}  # fmt: skip
+    card = {
+        "offences_prevented": 1.0,
+        "listed_person_days": 0.0,
+        "offences_prevented_pct": 1.0,
+        "lawful_suppressed_pct": 0.0,
+        "stress_high_pct": 0.0,
+        "appeals_filed": 1.0,
+        "appeals_upheld": 0.0,
+        "appeals_rejected": 0.0,
+        "appeals_upheld_pct": math.nan,
+        "wrongful_listing_person_days": 3.0,
+        "wrongful_listing_days_per_capita": 0.3,
+    }
     text = verdict("x", card, 10, 1)
     assert "1 appeal was filed and none was decided" in text and "n/a" not in text and "nan" not in text
 
@@ -150,8 +165,21 @@ def test_compare_tracks_the_same_agents_and_reuses_only_the_same_panel(compariso
 
 def test_cli_compare_panel(tmp_path, cli):
     out = tmp_path / "r.html"
-    proc = cli("compare", "essay", "-n", "800", "-d", "12", "--panel", "4", "--catalog", str(tmp_path / "c.duckdb"),
-               "--report", str(out), "--quiet")  # fmt: skip
+    proc = cli(
+        "compare",
+        "essay",
+        "-n",
+        "800",
+        "-d",
+        "12",
+        "--panel",
+        "4",
+        "--catalog",
+        str(tmp_path / "c.duckdb"),
+        "--report",
+        str(out),
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "chart-tracked" in out.read_text("utf-8")
     bad = cli("compare", "essay", "-n", "800", "-d", "12", "--panel", "801", "--catalog", str(tmp_path / "c.duckdb"))
@@ -204,10 +232,23 @@ def test_scorecard_by_hand_without_appeals_decided(tmp_path):
     from credsim.scenario import load
 
     _, sc = load(str(scenario_path("essay2")))
-    daily = pd.DataFrame({"true_public_misconduct": [1], "listed": [2], "ever_listed": [2], "spillover": [0],
-                          "listed_wrongly_flagged": [1], "stress_high": [0], "settlements": [0], "term_exits": [0],
-                          "owing": [0], "appeals_filed": [2], "appeals_upheld": [0], "appeals_rejected": [0],
-                          "appeals_pending": [2]})  # fmt: skip
+    daily = pd.DataFrame(
+        {
+            "true_public_misconduct": [1],
+            "listed": [2],
+            "ever_listed": [2],
+            "spillover": [0],
+            "listed_wrongly_flagged": [1],
+            "stress_high": [0],
+            "settlements": [0],
+            "term_exits": [0],
+            "owing": [0],
+            "appeals_filed": [2],
+            "appeals_upheld": [0],
+            "appeals_rejected": [0],
+            "appeals_pending": [2],
+        }
+    )
     for c in sc.channel:
         daily[f"true_{c.name}"] = 1
     for a in sc.activity:

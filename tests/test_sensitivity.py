@@ -258,8 +258,18 @@ def test_cli_sensitivity_json_and_report(cli, sobol_run, tmp_path):
 )
 def test_cli_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, words):
     (tmp_path / "r.toml").write_text(RANGES)
-    base = ["sensitivity", "essay-plus", "--ranges", str(tmp_path / "r.toml"), "-n", "100", "-d", "2",
-            "--catalog", str(tmp_path / "c.duckdb")]  # fmt: skip
+    base = [
+        "sensitivity",
+        "essay-plus",
+        "--ranges",
+        str(tmp_path / "r.toml"),
+        "-n",
+        "100",
+        "-d",
+        "2",
+        "--catalog",
+        str(tmp_path / "c.duckdb"),
+    ]
     proc = cli(*base, *args)
     assert proc.returncode == 2 and words in proc.stderr, proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr

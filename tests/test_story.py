@@ -81,8 +81,12 @@ forces_blacklist = true
 
 
 def hand(false_rate=0.0, court_base=0.0, court_points=-20, extra="") -> RunResult:
-    text = (HAND.replace("FALSE_RATE", str(false_rate)).replace("COURT_BASE", str(court_base))
-            .replace("COURT_POINTS", str(court_points)) + extra)  # fmt: skip
+    text = (
+        HAND.replace("FALSE_RATE", str(false_rate))
+        .replace("COURT_BASE", str(court_base))
+        .replace("COURT_POINTS", str(court_points))
+        + extra
+    )
     return from_toml(text, "hand")
 
 
@@ -163,16 +167,22 @@ day = 2
 set = { "channel.court.base" = 0.0 }
 """)
     r = run(term, 4)
-    assert events_of(r) == [(1, "entered", "court", "forced"), (3, "term_over", "", "left"),
-                            (3, "left", "", "term_over")]  # fmt: skip
+    assert events_of(r) == [
+        (1, "entered", "court", "forced"),
+        (3, "term_over", "", "left"),
+        (3, "left", "", "term_over"),
+    ]
     assert r.daily["term_exits"].tolist() == [0, 0, 1, 0]
     text = tell(r, 0).text
     assert "was put on the list on day 1 by a detected court event (a forced listing)" in text
     assert "reached the end of the listing term on day 3 and left the list" in text
     # renewed: forced every day while listed; a term that runs out below the line keeps the agent listed
     again = run(hand(court_base=1.0, extra="[exit]\nsettle_rate = 0.0\nsettle_points = 0\nmax_stay = 0\n"), 3)
-    assert events_of(again) == [(1, "entered", "court", "forced"), (2, "renewed", "court", "forced"),
-                                (3, "renewed", "court", "forced")]  # fmt: skip
+    assert events_of(again) == [
+        (1, "entered", "court", "forced"),
+        (2, "renewed", "court", "forced"),
+        (3, "renewed", "court", "forced"),
+    ]
 
 
 def test_initial_listing_is_day_zero():
@@ -214,8 +224,11 @@ def test_census_events_add_up_to_the_daily_table(census):
         assert (per_day("term_over", "left") == daily["term_exits"].to_numpy()).all()
         assert (per_day("left", "term_over") == daily["term_exits"].to_numpy()).all()
     if "appeals_filed" in daily:
-        for event, col in (("appeal_filed", "appeals_filed"), ("appeal_upheld", "appeals_upheld"),
-                           ("appeal_rejected", "appeals_rejected")):  # fmt: skip
+        for event, col in (
+            ("appeal_filed", "appeals_filed"),
+            ("appeal_upheld", "appeals_upheld"),
+            ("appeal_rejected", "appeals_rejected"),
+        ):
             assert (per_day(event) == daily[col].to_numpy()).all(), col
     # the spouse's pull: listed, public below the line, own at or above it; entries for that reason are such days
     p = r.panel.merge(r.daily[["day", "threshold"]], on="day")
@@ -265,8 +278,21 @@ def test_panel_csv_is_kept_to_the_model_columns(tmp_path):
 @pytest.fixture(scope="module")
 def edge2_folder(tmp_path_factory, cli_module):
     out = tmp_path_factory.mktemp("edge2") / "run"
-    proc = cli_module("run", str(scenario_path("edge2")), "-n", "777", "-d", "40", "-s", "3", "--panel", "16",
-                      "--out", str(out), "--quiet")  # fmt: skip
+    proc = cli_module(
+        "run",
+        str(scenario_path("edge2")),
+        "-n",
+        "777",
+        "-d",
+        "40",
+        "-s",
+        "3",
+        "--panel",
+        "16",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -320,8 +346,23 @@ def test_explain_refusals(edge2_folder, cli_module, tmp_path):
 
 def test_explain_a_catalog_run(tmp_path, cli_module):
     cat = tmp_path / "c.duckdb"
-    proc = cli_module("run", str(scenario_path("essay2")), "-n", "3", "-d", "70", "-s", "7", "--panel", "3",
-                      "--out", str(tmp_path / "run"), "--quiet", "--catalog", str(cat))  # fmt: skip
+    proc = cli_module(
+        "run",
+        str(scenario_path("essay2")),
+        "-n",
+        "3",
+        "-d",
+        "70",
+        "-s",
+        "7",
+        "--panel",
+        "3",
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        "--catalog",
+        str(cat),
+    )
     assert proc.returncode == 0, proc.stderr
     from credsim.results.store import Catalog
 

@@ -70,8 +70,10 @@ def test_dated_residuals_are_the_daily_tables_by_hand(tmp_path):
     assert [t.day for t in tg.targets] == [20, 40, 40]
     cal = calibrate(sc, tg, name=PRESET)
     assert isinstance(cal.params["schedule[0].day"], int) and 10 <= cal.params["schedule[0].day"] <= 30
-    assert get_param(cal.scenario, "schedule[0].channel.court_default.base") == cal.params[
-        "schedule[0].channel.court_default.base"]  # fmt: skip
+    assert (
+        get_param(cal.scenario, "schedule[0].channel.court_default.base")
+        == cal.params["schedule[0].channel.court_default.base"]
+    )
     # re-run the fitted scenario on seeds 5 and 6 and recompute every target by hand
     dailies = [credsim.simulate(cal.scenario, 1500, 40, s).daily for s in (5, 6)]
     listed = [int(d.loc[d["day"] == 20, "listed"].iloc[0]) / 1500 for d in dailies]
@@ -79,8 +81,9 @@ def test_dated_residuals_are_the_daily_tables_by_hand(tmp_path):
     flights = [sum(int(x) for x in d["denied_flight"]) / 1500 for d in dailies]
     assert sum(entries) > 0 and sum(listed) > 0, "the tiny run must list someone for the test to mean anything"
     loss = 0.0
-    for row, per_seed, value, weight in zip(cal.residuals, (listed, entries, flights), (0.02, 0.05, 0.0002),
-                                            (1.0, 1.0, 0.5)):  # fmt: skip
+    for row, per_seed, value, weight in zip(
+        cal.residuals, (listed, entries, flights), (0.02, 0.05, 0.0002), (1.0, 1.0, 0.5)
+    ):
         mean = (per_seed[0] + per_seed[1]) / 2
         rel = (mean - value) / value
         assert row["per_seed"] == per_seed
@@ -88,8 +91,10 @@ def test_dated_residuals_are_the_daily_tables_by_hand(tmp_path):
         assert row["relative_residual"] == pytest.approx(rel, rel=1e-9)
         assert (row["seed_min"], row["seed_max"]) == (min(per_seed), max(per_seed))
         loss += weight * rel * rel
-    assert [r["met"] for r in cal.residuals[:2]] == [abs(cal.residuals[0]["relative_residual"]) <= 0.5,
-                                                     abs(cal.residuals[1]["relative_residual"]) <= 0.15]  # fmt: skip
+    assert [r["met"] for r in cal.residuals[:2]] == [
+        abs(cal.residuals[0]["relative_residual"]) <= 0.5,
+        abs(cal.residuals[1]["relative_residual"]) <= 0.15,
+    ]
     assert cal.residuals[2]["met"] is None  # no tolerance: not judged
     assert cal.loss == pytest.approx(loss, rel=1e-9)
     assert cal.residuals[1]["date"] == "2013-11-09" and cal.residuals[1]["metric"] == "cumulative:entries"
@@ -107,13 +112,16 @@ def test_dated_residuals_are_the_daily_tables_by_hand(tmp_path):
 
 
 def test_seed_spread_takes_each_seeds_own_best():
-    trials = [{"trial": 0, "a": 1.0, "seed_losses": [0.5, 0.1, 0.9]},
-              {"trial": 1, "a": 2.0, "seed_losses": [0.2, 0.3, 0.9]},
-              {"trial": 2, "a": 3.0, "invalid": "odd"},
-              {"trial": 3, "a": 4.0, "seed_losses": [0.2, 0.4, 0.8]}]  # fmt: skip
+    trials = [
+        {"trial": 0, "a": 1.0, "seed_losses": [0.5, 0.1, 0.9]},
+        {"trial": 1, "a": 2.0, "seed_losses": [0.2, 0.3, 0.9]},
+        {"trial": 2, "a": 3.0, "invalid": "odd"},
+        {"trial": 3, "a": 4.0, "seed_losses": [0.2, 0.4, 0.8]},
+    ]
     # seed 7: trials 1 and 3 tie at 0.2, the earlier wins; seed 8: trial 0; seed 9: trial 3
-    assert seed_spread(trials, ["a"], [7, 8, 9]) == {"a": {"per_seed_best": [2.0, 1.0, 4.0], "seeds": [7, 8, 9],
-                                                           "min": 1.0, "max": 4.0}}  # fmt: skip
+    assert seed_spread(trials, ["a"], [7, 8, 9]) == {
+        "a": {"per_seed_best": [2.0, 1.0, 4.0], "seeds": [7, 8, 9], "min": 1.0, "max": 4.0}
+    }
 
 
 def test_scalar_targets_still_parse_and_take_a_tolerance():
@@ -129,10 +137,18 @@ def _bad(old: str, new: str) -> str:
 
 
 BAD = [
-    (_bad('quantity = "listed"', 'quantity = "listeners"'), "target[0].quantity: the daily table has no column 'listeners'"),
-    (_bad('"cumulative:entries"', '"cumulative:nothing"'), "target[1].quantity: the daily table has no column 'nothing'"),
-    (TINY.replace("date = 2013-10-20", "date = 2013-11-05").replace("date = 2013-11-09", "date = 2013-11-01", 1),
-     "target[1].date: 2013-11-01 comes before the previous target's 2013-11-05"),
+    (
+        _bad('quantity = "listed"', 'quantity = "listeners"'),
+        "target[0].quantity: the daily table has no column 'listeners'",
+    ),
+    (
+        _bad('"cumulative:entries"', '"cumulative:nothing"'),
+        "target[1].quantity: the daily table has no column 'nothing'",
+    ),
+    (
+        TINY.replace("date = 2013-10-20", "date = 2013-11-05").replace("date = 2013-11-09", "date = 2013-11-01", 1),
+        "target[1].date: 2013-11-01 comes before the previous target's 2013-11-05",
+    ),
     (_bad("date = 2013-10-20", "date = 2013-09-30"), "target[0].date: 2013-09-30 is before day 1"),
     (_bad("date = 2013-10-20", "date = 2013-11-10"), "target[0].date: 2013-11-10 is after the last day"),
     (_bad("tolerance = 0.5", "tolerance = 0"), "target[0].tolerance: expected a relative tolerance > 0"),
@@ -142,10 +158,12 @@ BAD = [
     (_bad("start_date = 2013-10-01", 'start_date = "2013-10-01"'), "start_date: expected a date"),
     (_bad("weight = 0.5", "colour = 1"), "target[2]: unknown field 'colour'"),
     (_bad('path = "schedule[0].day"', 'path = "schedule[2].day"'), "the scenario has 2 [[schedule]] entries"),
-    (_bad('"schedule[0].channel.court_default.base"', '"schedule[0].exit.settle_rate"'),
-     "schedule[0] does not set 'exit.settle_rate'"),
-    (_bad("high = 6e-3", "high = 2.0"), "schedule[0].set.\"channel.court_default.base\""),
-]  # fmt: skip
+    (
+        _bad('"schedule[0].channel.court_default.base"', '"schedule[0].exit.settle_rate"'),
+        "schedule[0] does not set 'exit.settle_rate'",
+    ),
+    (_bad("high = 6e-3", "high = 2.0"), 'schedule[0].set."channel.court_default.base"'),
+]
 
 
 @pytest.mark.parametrize("text, needle", BAD, ids=[n.split(":")[0][:40] for _, n in BAD])

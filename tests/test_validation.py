@@ -40,8 +40,16 @@ def test_cli_and_dashboard_say_the_same(tmp_path, cli):
     proc = cli("scenario", str(f))
     assert proc.returncode == 2
     cli_msg = proc.stderr.strip().removeprefix("error: ").removeprefix(f"{f}: ")
-    request, errors = check_request({"scenario": heavy_data(), "name": "heavy", "baseline": "baseline",
-                                     "population": "1000", "days": "3", "seed": "1"})  # fmt: skip
+    request, errors = check_request(
+        {
+            "scenario": heavy_data(),
+            "name": "heavy",
+            "baseline": "baseline",
+            "population": "1000",
+            "days": "3",
+            "seed": "1",
+        }
+    )
     assert request is None and len(errors) == 1
     assert cli_msg == f"{errors[0]['field']}: {errors[0]['message']}", (cli_msg, errors)
 
@@ -74,10 +82,14 @@ def test_compare_refuses_before_running_or_storing(where, tmp_path):
 
 @pytest.mark.parametrize(
     "args, needle",
-    [(["-d", "70000"], "days: must be in 1..65535"), (["-s", "-1"], "seed: must be in 0..2^64-1"),
-     (["-n", "0"], "population: must be at least 1"), (["-b", "abacus"], "backend: unknown backend"),
-     (["HEAVY"], "false-attribution probabilities sum past 1")],
-)  # fmt: skip
+    [
+        (["-d", "70000"], "days: must be in 1..65535"),
+        (["-s", "-1"], "seed: must be in 0..2^64-1"),
+        (["-n", "0"], "population: must be at least 1"),
+        (["-b", "abacus"], "backend: unknown backend"),
+        (["HEAVY"], "false-attribution probabilities sum past 1"),
+    ],
+)
 def test_cli_compare_stores_nothing_on_bad_input(args, needle, tmp_path, cli):
     f = tmp_path / "heavy.toml"
     f.write_text(tomli_w.dumps(false_heavy("essay")))

@@ -67,8 +67,12 @@ def built(tmp_path_factory) -> dict[str, Path]:
 
 def test_wheel_and_sdist_ship_every_data_file_and_the_licence(built):
     data = package_data()
-    assert {"credsim/scenario/presets/essay.toml", "credsim/data/china-2020-provinces.csv",
-            "credsim/dashboard/static/index.html", "credsim/scenario/scenario.schema.json"} <= data  # fmt: skip
+    assert {
+        "credsim/scenario/presets/essay.toml",
+        "credsim/data/china-2020-provinces.csv",
+        "credsim/dashboard/static/index.html",
+        "credsim/scenario/scenario.schema.json",
+    } <= data
     wheel = set(zipfile.ZipFile(built["wheel"]).namelist())
     assert not data - wheel, f"missing from the wheel (declare them in [tool.setuptools.package-data]): {data - wheel}"
     with tarfile.open(built["sdist"]) as tar:
@@ -98,13 +102,28 @@ def test_wheel_installs_next_to_pandas_3_0_and_works(built, tmp_path):
     # a different pandas minor version first; everything else at the lock's versions
     sh([*UV, "pip", "install", "--quiet", "--python", py, "pandas==3.0.*"], env=env)
     constraints = tmp_path / "constraints.txt"
-    sh([*UV, "export", "--quiet", "--frozen", "--no-hashes", "--no-emit-project", "--no-emit-package", "pandas",
-        "--output-file", constraints], cwd=ROOT, env=env)  # fmt: skip
+    sh(
+        [
+            *UV,
+            "export",
+            "--quiet",
+            "--frozen",
+            "--no-hashes",
+            "--no-emit-project",
+            "--no-emit-package",
+            "pandas",
+            "--output-file",
+            constraints,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     sh([*UV, "pip", "install", "--quiet", "--python", py, "--constraint", constraints, built["wheel"]], env=env)
     phase("install")
 
-    where = sh([py, "-c", "import credsim, pandas; print(credsim.__file__); print(pandas.__version__)"],
-               cwd=tmp_path, env=env).stdout.split()  # fmt: skip
+    where = sh(
+        [py, "-c", "import credsim, pandas; print(credsim.__file__); print(pandas.__version__)"], cwd=tmp_path, env=env
+    ).stdout.split()
     assert Path(where[0]).is_relative_to(venv), f"credsim imported from {where[0]}, not the new environment"
     assert where[1].startswith("3.0."), f"pandas {where[1]} replaced the pre-installed 3.0"
     assert sh([exe, "--version"], env=env).stdout.strip() == credsim.__version__
@@ -118,18 +137,41 @@ def test_wheel_installs_next_to_pandas_3_0_and_works(built, tmp_path):
     # docking: a golden case, byte for byte
     case = CASES["edge-1001"]
     out = tmp_path / "edge"
-    sh([exe, "run", scenario_path(case["scenario"]), "-n", case["population"], "-d", case["days"],
-        "-s", case["seed"], "--out", out, "--quiet"], cwd=tmp_path, env=env, timeout=600)  # fmt: skip
+    sh(
+        [
+            exe,
+            "run",
+            scenario_path(case["scenario"]),
+            "-n",
+            case["population"],
+            "-d",
+            case["days"],
+            "-s",
+            case["seed"],
+            "--out",
+            out,
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        env=env,
+        timeout=600,
+    )
     for table in ("daily", "regions"):
         assert (out / f"{table}.csv").read_bytes() == (GOLDEN / f"edge-1001.{table}.csv").read_bytes(), table
     phase("dock")
 
     # a report of stored runs (presets and the china-2020 region table come from the wheel)
     catalog = tmp_path / "runs.duckdb"
-    sh([exe, "compare", "essay", "-n", "2001", "-d", "30", "-s", "3", "--catalog", catalog, "--json"],
-       cwd=tmp_path, env=env)  # fmt: skip
-    ids = sh([py, "-c", f"from credsim.results.store import Catalog; print(*Catalog({str(catalog)!r}).runs().run_id)"],
-             cwd=tmp_path, env=env).stdout.split()  # fmt: skip
+    sh(
+        [exe, "compare", "essay", "-n", "2001", "-d", "30", "-s", "3", "--catalog", catalog, "--json"],
+        cwd=tmp_path,
+        env=env,
+    )
+    ids = sh(
+        [py, "-c", f"from credsim.results.store import Catalog; print(*Catalog({str(catalog)!r}).runs().run_id)"],
+        cwd=tmp_path,
+        env=env,
+    ).stdout.split()
     assert len(ids) == 2
     report = tmp_path / "report.html"
     sh([exe, "report", *ids, "--catalog", catalog, "--out", report], cwd=tmp_path, env=env)
@@ -180,8 +222,14 @@ def reuse_compiled_kernel(kernel_dir: Path, cache_root: Path) -> bool:
 
 
 def serve_dashboard(exe: Path, catalog: Path, cwd: Path, env: dict) -> None:
-    proc = subprocess.Popen([str(exe), "serve", "--port", "0", "--catalog", str(catalog)], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", "0", "--catalog", str(catalog)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
     try:
@@ -196,8 +244,12 @@ def serve_dashboard(exe: Path, catalog: Path, cwd: Path, env: dict) -> None:
             m = re.search(r"(http://127\.0\.0\.1:\d+)", line)
             url = m and m.group(1)
         assert url, f"credsim serve printed no address in 60 s: {''.join(seen)}"
-        for path, needle in (("/", "<html"), ("/static/app.js", "function"), ("/static/app.css", "{"),
-                             ("/static/vega.js", "vegaEmbed")):  # fmt: skip
+        for path, needle in (
+            ("/", "<html"),
+            ("/static/app.js", "function"),
+            ("/static/app.css", "{"),
+            ("/static/vega.js", "vegaEmbed"),
+        ):
             with urllib.request.urlopen(url + path, timeout=30) as resp:
                 body = resp.read().decode("utf-8", "replace")
             assert resp.status == 200 and needle in body, path

@@ -303,7 +303,7 @@ def run_sweep(
     on_result: Callable[[int, int, str], None] | None = None,
 ) -> Sweep:
     """Run (or reuse from ``catalog``) every job as a Ray task; store each; score and summarise."""
-    from credsim.backends.ray.pool import ensure_ray
+    from credsim.backends.ray.pool import ensure_ray, run_tasks
     from credsim.results.scorecard import scorecard
 
     name, base_name, n, d, seed_list, points, point_base, jobs = plan_sweep(scenario, vary, seeds, population, days, baseline)
@@ -327,39 +327,29 @@ def run_sweep(
     reused = done
     if todo:
         ray = ensure_ray()
-        from ray.exceptions import RayError, RayTaskError
-
         have = int(ray.cluster_resources().get("CPU", 0))
         if have < cpus_per_run:  # such a task would wait forever for a node big enough
             raise CredsimError(f"cpus_per_run: {cpus_per_run} is more than the {have} CPUs this Ray cluster has")
 
-        task = ray.remote(num_cpus=cpus_per_run, max_retries=1)(_run_one)
-        index = {task.remote(j.scenario, j.name, n, d, j.seed, cpus_per_run): j for j in todo}
-        pending = list(index)
-        timeout = float(os.environ.get("CREDSIM_RAY_TIMEOUT") or 0) or None
-        try:
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1, timeout=timeout)
-                if not ready:
-                    raise CredsimError(f"sweep: no run finished within {timeout:.0f} s (CREDSIM_RAY_TIMEOUT)")
-                job = index[ready[0]]
-                try:
-                    result = ray.get(ready[0])
-                except RayTaskError as err:
-                    cause = getattr(err, "cause", None)
-                    text = str(cause) if isinstance(cause, CredsimError) else str(err).splitlines()[0]
-                    raise CredsimError(f"sweep: run {job.name} seed {job.seed} failed: {text}") from None
-                except RayError as err:
-                    raise CredsimError(f"sweep: run {job.name} seed {job.seed} was lost: {str(err).splitlines()[0]}") from None
-                results[job.key] = result
-                run_ids[job.key] = catalog.add(result) if catalog is not None else ""
-                done += 1
-                if on_result:
-                    on_result(done, len(jobs), f"{job.name} seed {job.seed}")
-        except BaseException:
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            raise
+        def finished(job: Job, result) -> None:  # each run stored as it arrives, in the order runs finish
+            nonlocal done
+            results[job.key] = result
+            run_ids[job.key] = catalog.add(result) if catalog is not None else ""
+            done += 1
+            if on_result:
+                on_result(done, len(jobs), f"{job.name} seed {job.seed}")
+
+        run_tasks(
+            ray,
+            _run_one,
+            todo,
+            lambda j: (j.scenario, j.name, n, d, j.seed, cpus_per_run),
+            finished,
+            prefix="sweep",
+            label=lambda j: f"run {j.name} seed {j.seed}",
+            num_cpus=cpus_per_run,
+            timeout=float(os.environ.get("CREDSIM_RAY_TIMEOUT") or 0) or None,
+        )
     cards: dict[tuple[int, int], dict[str, float]] = {}
     for i, point in enumerate(points):
         for s in seed_list:

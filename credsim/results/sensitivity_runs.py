@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from credsim.api import simulate
-from credsim.errors import CredsimError
 from credsim.results.run import RunResult
 from credsim.results.store import Catalog, code_version
 from credsim.scenario import Scenario
@@ -155,34 +154,19 @@ def _run_pool(jobs: list[Job], population: int, days: int, workers: int, finishe
 def _run_ray(jobs: list[Job], population: int, days: int, finished) -> None:
     """The jobs in batches as Ray tasks on the cluster at ``$RAY_ADDRESS``, one CPU and one thread each
     (a worker process keeps its loaded kernel between tasks); ``finished`` per batch."""
-    from credsim.backends.ray.pool import ensure_ray
+    from credsim.backends.ray.pool import ensure_ray, run_tasks
 
     ray = ensure_ray()
-    from ray.exceptions import RayError, RayTaskError
-
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     size = max(1, min(STORE_BATCH, len(jobs) // (cpus * 8)))
-    task = ray.remote(num_cpus=1, max_retries=1)(_run_batch)
-    index = {
-        task.remote(jobs[i : i + size], population, days, 1): jobs[i : i + size] for i in range(0, len(jobs), size)
-    }
-    pending = list(index)
-    try:
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            batch = index[ready[0]]
-            try:
-                results = ray.get(ready[0])
-            except RayTaskError as err:
-                cause = getattr(err, "cause", None)
-                text = str(cause) if isinstance(cause, CredsimError) else str(err).splitlines()[0]
-                raise CredsimError(f"sensitivity: run {batch[0].name} seed {batch[0].seed} failed: {text}") from None
-            except RayError as err:
-                raise CredsimError(
-                    f"sensitivity: a batch from {batch[0].name} was lost: {str(err).splitlines()[0]}"
-                ) from None
-            finished(results, batch)
-    except BaseException:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        raise
+    batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    run_tasks(
+        ray,
+        _run_batch,
+        batches,
+        lambda batch: (batch, population, days, 1),
+        lambda batch, results: finished(results, batch),
+        prefix="sensitivity",
+        label=lambda batch: f"run {batch[0].name} seed {batch[0].seed}",
+        lost_label=lambda batch: f"a batch from {batch[0].name}",
+    )

@@ -6,6 +6,8 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from credsim.backends.ray.shard import ShardWorker
 from credsim.errors import CredsimError
@@ -111,3 +113,60 @@ def error_reason(err: Exception) -> str:
             if hint in line:
                 return " ".join(line.split())[:200]
     return " ".join(text.split())[:200] or type(err).__name__
+
+
+# --- tasks: submit, wait, hand each result on -----------------------------------------------------
+
+
+def run_tasks(
+    ray,
+    fn: Callable,
+    items: Iterable,
+    args: Callable[[Any], tuple],
+    finished: Callable[[Any, Any], None],
+    *,
+    prefix: str,
+    label: Callable[[Any], str],
+    lost_label: Callable[[Any], str] | None = None,
+    num_cpus: int = 1,
+    timeout: float | None = None,
+) -> None:
+    """Run ``fn(*args(item))`` as one Ray task per item (``num_cpus`` each, retried once if its worker
+    dies) and call ``finished(item, result)`` here, in the driver, as each task finishes (in the order
+    they finish, one at a time).
+
+    Every failure is one line: a task that raised is ``"{prefix}: {label(item)} failed: WHY"`` (a
+    CredsimError's own text, else the first line of Ray's), a task Ray lost (its worker or node gone)
+    ``"{prefix}: {lost_label(item)} was lost: WHY"``, and with a ``timeout`` (seconds) no task finishing
+    within it ``"{prefix}: no run finished within T s (CREDSIM_RAY_TIMEOUT)"``. On any error or
+    interrupt (a KeyboardInterrupt, or whatever ``finished`` raises) the tasks not handed on yet are
+    cancelled before it propagates; what ``finished`` did for the earlier ones stays done."""
+    from ray.exceptions import RayError, RayTaskError
+
+    task = ray.remote(num_cpus=num_cpus, max_retries=1)(fn)
+    index: dict = {}
+    pending: list = []
+    try:
+        for item in items:
+            ref = task.remote(*args(item))
+            index[ref] = item
+            pending.append(ref)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1, timeout=timeout)
+            if not ready:
+                raise CredsimError(f"{prefix}: no run finished within {timeout:.0f} s (CREDSIM_RAY_TIMEOUT)")
+            item = index[ready[0]]
+            try:
+                result = ray.get(ready[0])
+            except RayTaskError as err:
+                cause = getattr(err, "cause", None)
+                text = str(cause) if isinstance(cause, CredsimError) else str(err).splitlines()[0]
+                raise CredsimError(f"{prefix}: {label(item)} failed: {text}") from None
+            except RayError as err:
+                lost = (lost_label or label)(item)
+                raise CredsimError(f"{prefix}: {lost} was lost: {str(err).splitlines()[0]}") from None
+            finished(item, result)
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
