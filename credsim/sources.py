@@ -22,7 +22,16 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent
 
 #: Compiled into the CPU kernel (paths relative to the package; globs allowed).
-KERNEL_SOURCES = ("kernel/cpu.py", "kernel/step.py", "kernel/hash.py", "kernel/layout.py")
+KERNEL_SOURCES = (
+    "kernel/cpu.py",
+    "kernel/step.py",
+    "kernel/score.py",
+    "kernel/consequences.py",
+    "kernel/initial.py",
+    "kernel/variant.py",
+    "kernel/hash.py",
+    "kernel/layout.py",
+)
 
 #: Everything that determines a run's tables (a superset of the kernel's).
 RESULT_SOURCES = KERNEL_SOURCES + (

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 import credsim
+from credsim.sources import KERNEL_SOURCES
 from conftest import CASES, GOLDEN, scenario_path
 
 pytestmark = pytest.mark.slow
@@ -200,7 +201,8 @@ def reuse_compiled_kernel(kernel_dir: Path, cache_root: Path) -> bool:
 
         credsim.simulate("essay", population=2, days=1)  # make sure this environment's cache exists
         here = Path(cpu.__file__).parent
-        if any((here / n).read_bytes() != (kernel_dir / n).read_bytes() for n in ("cpu.py", "step.py", "hash.py", "layout.py")):
+        kernel_files = [Path(f).relative_to("kernel") for f in KERNEL_SOURCES]
+        if any((here / n).read_bytes() != (kernel_dir / n).read_bytes() for n in kernel_files):
             return False
         src = Path(cpu._kernel_cache_dir()) / _CacheLocator.get_suitable_cache_subpath(str(here / "cpu.py"))
         dst = cache_root / Path(cpu._kernel_cache_dir()).name / _CacheLocator.get_suitable_cache_subpath(str(kernel_dir / "cpu.py"))

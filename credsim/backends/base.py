@@ -79,7 +79,7 @@ def panel_buffer(plan: Plan) -> np.ndarray:
 def aux_buffer(plan: Plan, n_local: int) -> np.ndarray:
     """CSM-2's extra state byte per agent (uint8) when the plan keeps it; a one-byte dummy otherwise:
     uint8 when another CSM-2 mechanism is on or a panel is kept, int8 for CSM-1 without a panel,
-    which compiles the kernel without CSM-2's and the panel's code (kernel/step.py)."""
+    which compiles the kernel without CSM-2's and the panel's code (kernel/variant.py)."""
     if plan.mechanisms == 0 and not plan.panel:
         return np.zeros(1, np.int8)
     return np.zeros(n_local if plan.has_aux else 1, np.uint8)

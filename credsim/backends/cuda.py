@@ -1,6 +1,6 @@
 """CUDA driver: the shared day step (:func:`credsim.kernel.step.pair_day`) in a ``cuda.jit`` kernel.
 
-The per-agent logic is not here: the kernels (:mod:`credsim.kernel.cuda_kernels`) run step.py's
+The per-agent logic is not here: the kernels (:mod:`credsim.kernel.cuda_kernels`) run the day step's
 functions, from the same source as the CPU driver. ``init_agent`` and ``mix64`` are used as they
 are (``register_jitable``, compiled by numba-cuda as device functions). ``pair_day``, ``agent_score``, ``agent_finish``,
 ``listed_contacts`` and ``_listed_yesterday`` are declared ``register_jitable(inline="always")`` for the
@@ -151,7 +151,7 @@ class CudaBackend:
         try:
             self.d_state = {k: cuda.device_array(n_local, dt) for k, dt in state_fields(plan).items()}
             # without CSM-2's extra state the kernels get a one-byte dummy (never read; its dtype
-            # selects the CSM-1 or the extended kernel, see kernel/step.py)
+            # selects the CSM-1 or the extended kernel, see kernel/variant.py)
             self.d_aux = self.d_state["aux"] if plan.has_aux else cuda.to_device(aux_buffer(plan, 1))
             # every policy in force, (ip, beh, chan, act) each, resident for the whole run
             self.d_policies = [  # each in kernel order (credsim.kernel.args.TABLE_ARGS)

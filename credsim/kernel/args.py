@@ -10,7 +10,7 @@ that each kernel's signature lists exactly these names in this order.
 from __future__ import annotations
 
 #: Each agent's state arrays, in kernel order (``{aux}``: int8 for the CSM-1 kernel, uint8 for the
-#: extended one; see kernel/step.py). Their dtypes are those of credsim.backends.base.STATE_FIELDS.
+#: extended one; see kernel/variant.py). Their dtypes are those of credsim.backends.base.STATE_FIELDS.
 STATE_ARGS = (
     ("own", "int16[::1]"),
     ("flags", "uint8[::1]"),
@@ -78,7 +78,7 @@ KERNEL_ARGS = {
     ),
     "reset_kernel": (("out", "int64[::1]"), ("n_cols", "int64")),
 }
-#: The compiled variants (kernel/step.py's compile-time switch, the dtype of aux): CSM-1 and extended.
+#: The compiled variants (kernel/variant.py's compile-time switch, the dtype of aux): CSM-1 and extended.
 VARIANTS = {"": {"aux": "int8"}, "_extended": {"aux": "uint8"}}
 
 

@@ -11,8 +11,10 @@ import numpy as np
 from numba import njit, prange
 from numba.core.caching import CompileResultCacheImpl, FunctionCache, UserProvidedCacheLocator
 
+from credsim.kernel.initial import init_state_agent, pair_public0
 from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N, IP_PANEL_K, IP_SPOUSE_W
-from credsim.kernel.step import extended, init_state_agent, pair_day, pair_public0
+from credsim.kernel.step import pair_day
+from credsim.kernel.variant import extended
 from credsim.sources import KERNEL_SOURCES, digest
 
 

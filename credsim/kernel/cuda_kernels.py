@@ -1,5 +1,6 @@
 """The CUDA kernels (see :mod:`credsim.backends.cuda` for how they walk the pairs and sum exactly),
-built from step.py's functions, and the PTX tooling that compiles them for a real GPU without one.
+built from the day step's functions (kernel/step.py and the modules it calls), and the PTX tooling
+that compiles them for a real GPU without one.
 The kernels exist only where numba-cuda imports (``cuda`` is not None).
 """
 
@@ -15,8 +16,11 @@ from credsim.kernel.layout import C_MAX_P, C_MIN_P, IP_N, IP_PANEL_K, IP_SPOUSE_
 if cuda is not None:  # cuda_compat imported numba-cuda (or its simulator)
     from numba.extending import register_jitable
 
+    from credsim.kernel import consequences as _consequences
+    from credsim.kernel import score as _score
     from credsim.kernel import step as _step
-    from credsim.kernel.step import extended, init_state_agent, pair_public0
+    from credsim.kernel.initial import init_state_agent, pair_public0
+    from credsim.kernel.variant import extended
 
 
 #: Most aggregate columns a plan may have on this backend (size of each thread's local row).
@@ -29,47 +33,59 @@ _BIG = np.int64(1) << np.int64(62)
 _NEG_BIG = -_BIG
 
 
-#: step.py functions declared ``register_jitable(inline="always")`` (numba-IR inlining, which the
-#: CPU kernel needs for speed). numba-cuda 0.30 cannot type such overloads (its typing of the
-#: inlined IR fails with "xor(omitted, omitted)"), so the CUDA driver compiles its own copies of
-#: them: same code objects, same source, other decorator (see :func:`_retarget`).
-INLINED_STEP_FUNCTIONS = ("_listed_yesterday", "listed_contacts", "agent_score", "agent_finish", "pair_day")
+#: The day step's functions declared ``register_jitable(inline="always")`` (numba-IR inlining,
+#: which the CPU kernel needs for speed), by module (names in kernel/score.py, consequences.py,
+#: step.py). numba-cuda 0.30 cannot type such overloads (its typing of the inlined IR fails with
+#: "xor(omitted, omitted)"), so the CUDA driver compiles its own copies of them: same code
+#: objects, same source, other decorator (see :func:`_retarget`).
+INLINED_STEP_FUNCTIONS = {
+    "score": ("_listed_yesterday", "listed_contacts", "agent_score"),
+    "consequences": ("agent_finish",),
+    "step": ("pair_day",),
+}
 
 
-def _retarget(module, names, decorate):
-    """Copies of ``module``'s functions ``names`` (their code objects, untouched) whose global
-    names resolve to each other's copies, each wrapped by ``decorate``; everything else they call
-    (``mix64``, layout constants) is the module's own object.
+def _retarget(modules, decorate):
+    """Copies of the functions ``{module: names}`` (their code objects, untouched) whose global
+    names resolve to each other's copies, in whichever of the modules they are named, each wrapped
+    by ``decorate``; everything else they call (``mix64``, layout constants) is their module's own
+    object.
 
     This keeps one source of the per-agent logic with one decorator per target: the CPU kernel
     compiles the originals (IR-inlined), the CUDA kernel these copies (device functions that
     NVVM inlines). Returns ``{name: copy}``."""
     import types
 
-    env = dict(vars(module))
+    envs = []
     out = {}
-    for name in names:
-        fn = getattr(module, name)
-        fn = getattr(fn, "py_func", fn)  # register_jitable returns the Python function itself
-        copy = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
-        copy.__doc__, copy.__qualname__, copy.__module__ = fn.__doc__, fn.__qualname__, fn.__module__
-        out[name] = decorate(copy)
-    env.update(out)
+    for module, names in modules:
+        env = dict(vars(module))
+        envs.append(env)
+        for name in names:
+            fn = getattr(module, name)
+            fn = getattr(fn, "py_func", fn)  # register_jitable returns the Python function itself
+            copy = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
+            copy.__doc__, copy.__qualname__, copy.__module__ = fn.__doc__, fn.__qualname__, fn.__module__
+            out[name] = decorate(copy)
+    for env in envs:
+        env.update(out)
     return out
 
 
 if cuda is not None:
+    _modules = {"score": _score, "consequences": _consequences, "step": _step}
+    _inlined = [(_modules[m], names) for m, names in INLINED_STEP_FUNCTIONS.items()]
     if SIMULATOR:  # plain Python: the copies run as they are
         from credsim.kernel.cudasim_fix import install as _fix_simulator_shared
 
         _fix_simulator_shared()  # the simulator's cuda.shared.array races between threads
-        _dev = _retarget(_step, INLINED_STEP_FUNCTIONS, lambda f: f)
+        _dev = _retarget(_inlined, lambda f: f)
     else:
         try:
             _device = cuda.jit(device=True, forceinline=True)
         except TypeError:  # an older numba-cuda without forceinline: NVVM inlines small functions anyway
             _device = cuda.jit(device=True)
-        _dev = _retarget(_step, INLINED_STEP_FUNCTIONS, _device)
+        _dev = _retarget(_inlined, _device)
     pair_day = _dev["pair_day"]
 
     @register_jitable

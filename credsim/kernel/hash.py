@@ -11,6 +11,12 @@ M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
 G = 0x9E3779B97F4A7C15
 
+# the same constants as uint64 (and 2^32 as int64) for kernels: mixed with int64 they would go through float64
+G64 = np.uint64(G)
+LOW32 = np.uint64(M32)
+SHIFT32 = np.uint64(32)
+TWO32 = np.int64(1) << 32
+
 _C1 = np.uint64(0xBF58476D1CE4E5B9)
 _C2 = np.uint64(0x94D049BB133111EB)
 _S30 = np.uint64(30)

@@ -130,7 +130,7 @@ def cross_check(plan: Plan, inputs: RunInputs, day: int, sum_prev: int, daily: n
         if column in col and value != int(last[col[column]]):
             raise damaged(f"the state's {what} ({value}) differs from day {day}'s {column} ({int(last[col[column]])})")
     if flags is not None:
-        from credsim.kernel.step import init_agent
+        from credsim.kernel.initial import init_agent
 
         static = np.uint8(L.F_MARRIED | (7 << L.F_CLS_SHIFT))
         r1, r2 = np.uint64(plan.root1), np.uint64(plan.root2)

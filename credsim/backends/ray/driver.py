@@ -20,10 +20,10 @@ What crosses shards
     ``baseline``) exchanges nothing.
 
 The receiving side
-    ``_listed_yesterday`` (kernel/step.py) reads a foreign contact's bit as ``halo[g >> 3]``: a
+    ``_listed_yesterday`` (kernel/score.py) reads a foreign contact's bit as ``halo[g >> 3]``: a
     bitmap indexed by *global* id. Each shard keeps it as an anonymous ``mmap`` of N/8 bytes,
     which costs address space only: pages are committed when written, so resident memory is the
-    received bytes (rounded to 4 KiB pages), not N/8. The kernel and ``step.py`` are unchanged.
+    received bytes (rounded to 4 KiB pages), not N/8. The kernel and the day step are unchanged.
 
 Reduction
     Each shard returns its aggregate row and region sums; the driver stacks the rows and reduces
