@@ -47,8 +47,22 @@ def drive(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, set[
 @pytest.mark.parametrize("scenario", ["essay", str(SCENARIOS / "essay2.toml")])
 def test_run_imports_no_pandas_and_still_writes_everything(tmp_path, scenario):
     out, catalog = tmp_path / "run", tmp_path / "runs.duckdb"
-    proc, modules = drive(tmp_path, "run", scenario, "-n", "3000", "-d", "4", "--out", str(out),
-                          "--catalog", str(catalog), "--hist-bins", "9", "-q")  # fmt: skip
+    proc, modules = drive(
+        tmp_path,
+        "run",
+        scenario,
+        "-n",
+        "3000",
+        "-d",
+        "4",
+        "--out",
+        str(out),
+        "--catalog",
+        str(catalog),
+        "--hist-bins",
+        "9",
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "" and proc.stdout == ""
     assert modules, "the exit handler did not run"
@@ -65,8 +79,22 @@ def test_run_imports_no_pandas_and_still_writes_everything(tmp_path, scenario):
 
 def test_a_run_with_a_panel_imports_pandas_for_its_events_only(tmp_path):
     """The panel's events table is built with pandas (results.events); the rest of the run is not."""
-    proc, modules = drive(tmp_path, "run", str(SCENARIOS / "essay2.toml"), "-n", "2000", "-d", "3", "--panel", "5",
-                          "--out", str(tmp_path / "run"), "--catalog", str(tmp_path / "c.duckdb"), "-q")  # fmt: skip
+    proc, modules = drive(
+        tmp_path,
+        "run",
+        str(SCENARIOS / "essay2.toml"),
+        "-n",
+        "2000",
+        "-d",
+        "3",
+        "--panel",
+        "5",
+        "--out",
+        str(tmp_path / "run"),
+        "--catalog",
+        str(tmp_path / "c.duckdb"),
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "credsim.results.events" in modules and "credsim.report.charts" not in modules
 
@@ -80,8 +108,12 @@ def test_bad_input_still_ends_with_status_2_and_one_line(tmp_path):
 
 
 def test_output_piped_is_flushed_whole(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", "from credsim.cli import main; main()", "schema"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", "from credsim.cli import main; main()", "schema"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0
     assert json.loads(proc.stdout)  # all of it arrived: the schema parses
 
@@ -143,9 +175,20 @@ def test_value_array_is_pa_array_of_one_value():
 
     from credsim.results.arrow import repeat_string, value_array
 
-    cases = [("essay-1f2e3d4c", None), ("", None), (2**64 - 1, pa.uint64()), (0, pa.uint64()), (20_000_000, pa.int64()),
-             (-7, pa.int32()), (365, None), (True, None), (False, None), (0.125, None),
-             (datetime(2026, 12, 2, 1, 2, 3, 456789), None), (None, pa.int32())]  # fmt: skip
+    cases = [
+        ("essay-1f2e3d4c", None),
+        ("", None),
+        (2**64 - 1, pa.uint64()),
+        (0, pa.uint64()),
+        (20_000_000, pa.int64()),
+        (-7, pa.int32()),
+        (365, None),
+        (True, None),
+        (False, None),
+        (0.125, None),
+        (datetime(2026, 12, 2, 1, 2, 3, 456789), None),
+        (None, pa.int32()),
+    ]
     for value, arrow_type in cases:
         ours = value_array(value, arrow_type)
         assert ours.equals(pa.array([value], arrow_type)) and ours.type == pa.array([value], arrow_type).type, value
