@@ -3,6 +3,7 @@ and profile_steps' switch rewriting (no timing here: speed is `make bench`'s bus
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -155,3 +156,15 @@ def test_sobol_bench_compares_the_design_with_its_day_loops(capsys):
     assert sobol_bench.main(["--samples", "1", "-n", "2000", "-d", "3", "--params", "3"]) == 0
     out = capsys.readouterr().out
     assert "3 parameters, 1 base samples" in out and "× the day loop" in out
+
+
+@pytest.mark.skipif(not (shutil.which("valgrind") and shutil.which("callgrind_control")), reason="no valgrind here")
+def test_instructions_counts_a_floor_day_under_callgrind(tmp_path):
+    """benchmarks/instructions.py counts what a day executes, set-up cancelled: for the floor at least
+    the three mix64 of MODEL.md §4 step 1 per agent (9 instructions each: three xor-shifts of 2, two
+    multiplies; kernel/hash.py), and never more mispredictions than conditional branches."""
+    import instructions
+
+    counts = instructions.measure("floor", 20_000, 1, 3, tmp_path)
+    assert counts["Ir"] >= 3 * 9
+    assert 0 <= counts["Bcm"] <= counts["Bc"]
