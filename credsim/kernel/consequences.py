@@ -165,10 +165,10 @@ def agent_finish(
             a += 1
         attempted = a
         col = ip[IP_COL_ACT] + 2 * a
-        acc[col] += 1
+        acc[np.uint64(col)] += 1
         if (ev & EV_OUTSIDE) == 0 and ((act[AC_DENY_BL, a] != 0 and bl == 1) or pub < act[AC_MIN_SCORE, a]):
             denied = 1
-            acc[col + 1] += 1
+            acc[np.uint64(col + 1)] += 1
     # 10. stress
     s = np.int64(stress[li]) - ip[IP_RELIEF] + ip[IP_DENY_COST] * denied + ip[IP_LISTED_COST] * bl
     if (ev & EV_OUTSIDE) == 0:
@@ -206,7 +206,7 @@ def agent_finish(
         g = 0
         while g < n_grades - 1 and pub < ip[N_IP + g]:
             g += 1
-        acc[ip[IP_COL_GRADE] + g] += 1
+        acc[np.uint64(ip[IP_COL_GRADE] + g)] += 1
     # extension: public-score histogram (off unless asked for; never touches the columns above)
     if hist_on:
         b = (pub - ip[IP_HIST_LO]) // ip[IP_HIST_WIDTH]
@@ -214,7 +214,7 @@ def agent_finish(
             b = 0
         elif b >= ip[IP_HIST_BINS]:
             b = ip[IP_HIST_BINS] - 1
-        acc[ip[IP_COL_HIST] + b] += 1
+        acc[np.uint64(ip[IP_COL_HIST] + b)] += 1
     # §8.7 the panel: the tracked agent's day
     if extended(aux) and j >= 0:
         panel[j, PN_OWN] = own
