@@ -131,49 +131,30 @@ def _run_chunk(k, t, threshold, key, hist_on, lo, hi, chunk, own, flags, since, 
     if kp > 0:
         j = (2 * p0 * kp + n - 1) // n  # the first tracked agent at or after 2 * p0
         nxt = _panel_next(j, kp, n)
-    # the current region's end and its two sums stay in registers: one comparison per pair, and
-    # the region's row of rrow is written when the region ends (or the chunk does)
     r = 0
-    r_end = reg_start[0] + reg_size[0]
-    bl_r = 0
-    pub_r = 0
     for p in range(p0, p1):
-        a = 2 * p
-        if a >= r_end:
-            rrow[np.uint64(2 * r)] += bl_r
-            rrow[np.uint64(2 * r + 1)] += pub_r
-            bl_r = 0
-            pub_r = 0
-            r = _region_of(a, r + 1, reg_start, reg_size)
-            r_end = reg_start[np.uint64(r)] + reg_size[np.uint64(r)]
-        rb = r
-        if a + 1 >= r_end and a + 1 < hi:  # the pair straddles a region boundary
-            rb = _region_of(a + 1, r + 1, reg_start, reg_size)
+        ra = _region_of(2 * p, r, reg_start, reg_size)
+        rb = _region_of(2 * p + 1, ra, reg_start, reg_size) if 2 * p + 1 < hi else ra
+        r = ra
         ja = -1
         jb = -1
-        if kp > 0 and nxt <= a + 1:
-            if nxt == a:
+        if kp > 0 and nxt <= 2 * p + 1:
+            if nxt == 2 * p:
                 ja = j
                 j += 1
                 nxt = _panel_next(j, kp, n)
-            if nxt == a + 1:
+            if nxt == 2 * p + 1:
                 jb = j
                 j += 1
                 nxt = _panel_next(j, kp, n)
         bl_a, pub_a, bl_b, pub_b = pair_day(
-            p, r, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act,
+            p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act,
             reg_start, reg_size, amod, row, hist_on, ja, jb, panel,
         )
-        bl_r += bl_a
-        pub_r += pub_a
-        if rb == r:
-            bl_r += bl_b
-            pub_r += pub_b
-        else:
-            rrow[np.uint64(2 * rb)] += bl_b
-            rrow[np.uint64(2 * rb + 1)] += pub_b
-    rrow[np.uint64(2 * r)] += bl_r
-    rrow[np.uint64(2 * r + 1)] += pub_r
+        rrow[np.uint64(2 * ra)] += bl_a
+        rrow[np.uint64(2 * ra + 1)] += pub_a
+        rrow[np.uint64(2 * rb)] += bl_b
+        rrow[np.uint64(2 * rb + 1)] += pub_b
 
 
 @_cached
