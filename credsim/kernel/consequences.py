@@ -57,6 +57,8 @@ from credsim.kernel.layout import (
     IP_N_GRADES,
     IP_NACT,
     IP_RELIEF,
+    M_ADAPTIVE,
+    M_APPEALS,
     M_AUX,
     M_EXIT,
     N_IP,
@@ -96,9 +98,11 @@ def agent_finish(
     An agent outside an opt-in system is never listed or denied and carries no burden.
     ``j >= 0``: the agent is the panel's tracked agent j (§8.7), whose day goes to ``panel[j]``."""
     fl = np.int64(fl)
-    if (ev & EV_CLEARED) != 0:  # §8.2: an upheld appeal removes the wrongful record ...
+    # §8.2: an upheld appeal removes the wrongful record, and a new false event today stays flagged
+    # (the mechanism tests are compile-time constants in a CSM-1 kernel: CSM-1 pays for none of it)
+    if (mech & M_APPEALS) != 0 and (ev & EV_CLEARED) != 0:
         fl &= ~F_FLAGGED
-    if fc >= 0:  # ... and a new false event today stays flagged
+    if fc >= 0:
         fl |= F_FLAGGED
     forced = (ev & EV_FORCED) != 0
     was = (fl >> pbit) & 1
@@ -119,7 +123,7 @@ def agent_finish(
         since[li] = t
         if (mech & M_EXIT) != 0:
             ax |= A_OWES
-    elif (ev & (EV_SETTLED | EV_CLEARED)) == 0 and (ax & A_OWES) == 0:  # rule 6 (CSM-1's)
+    elif (mech & M_AUX) == 0 or ((ev & (EV_SETTLED | EV_CLEARED)) == 0 and (ax & A_OWES) == 0):  # rule 6
         if pub >= threshold + ip[IP_HYST] and t - np.int64(since[li]) >= ip[IP_MIN_STAY]:
             bl = 0
             acc[C_EXITS] += 1
@@ -153,7 +157,7 @@ def agent_finish(
                 acc[ip[IP_COL_EXIT] + X_OWING] += 1
             if (ax & A_PENDING) != 0:
                 acc[ip[IP_COL_APPEALS] + AP_PENDING] += 1
-    if (ev & EV_NEAR) != 0:
+    if (mech & M_ADAPTIVE) != 0 and (ev & EV_NEAR) != 0:
         acc[ip[IP_COL_NEAR]] += 1
     # 9. activity: smallest a with u_act < A_a
     denied = 0
@@ -165,10 +169,10 @@ def agent_finish(
             a += 1
         attempted = a
         col = ip[IP_COL_ACT] + 2 * a
-        acc[col] += 1
+        acc[np.uint64(col)] += 1
         if (ev & EV_OUTSIDE) == 0 and ((act[AC_DENY_BL, a] != 0 and bl == 1) or pub < act[AC_MIN_SCORE, a]):
             denied = 1
-            acc[col + 1] += 1
+            acc[np.uint64(col + 1)] += 1
     # 10. stress
     s = np.int64(stress[li]) - ip[IP_RELIEF] + ip[IP_DENY_COST] * denied + ip[IP_LISTED_COST] * bl
     if (ev & EV_OUTSIDE) == 0:
@@ -206,7 +210,7 @@ def agent_finish(
         g = 0
         while g < n_grades - 1 and pub < ip[N_IP + g]:
             g += 1
-        acc[ip[IP_COL_GRADE] + g] += 1
+        acc[np.uint64(ip[IP_COL_GRADE] + g)] += 1
     # extension: public-score histogram (off unless asked for; never touches the columns above)
     if hist_on:
         b = (pub - ip[IP_HIST_LO]) // ip[IP_HIST_WIDTH]
@@ -214,7 +218,7 @@ def agent_finish(
             b = 0
         elif b >= ip[IP_HIST_BINS]:
             b = ip[IP_HIST_BINS] - 1
-        acc[ip[IP_COL_HIST] + b] += 1
+        acc[np.uint64(ip[IP_COL_HIST] + b)] += 1
     # §8.7 the panel: the tracked agent's day
     if extended(aux) and j >= 0:
         panel[j, PN_OWN] = own

@@ -23,6 +23,7 @@ from credsim.kernel.layout import (
     M_EXIT,
 )
 from credsim.kernel.score import enrolled
+from credsim.kernel.step import public_scores
 from credsim.kernel.variant import extended
 
 
@@ -68,6 +69,5 @@ def pair_public0(la, n_local, own, flags, w):
     if la + 1 >= n_local:
         return oa
     ob = np.int64(own[la + 1])
-    if (np.int64(flags[la]) & F_MARRIED) != 0:
-        return ((10 - w) * oa + w * ob) // 10 + ((10 - w) * ob + w * oa) // 10
-    return oa + ob
+    pa, pb = public_scores(oa, ob, w if (np.int64(flags[la]) & F_MARRIED) != 0 else 0)
+    return pa + pb

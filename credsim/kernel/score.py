@@ -77,11 +77,30 @@ def _listed_yesterday(g, pbit, flags, lo, hi, halo):
 
 @register_jitable(inline="always")
 def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, k2):
-    """Number of i's contacts (±a_j inside region r, self skipped) listed yesterday."""
+    """Number of i's contacts (±a_j inside region r, self skipped) listed yesterday.
+
+    ``amod[r, j]`` is a_j mod n in [0, n), so a contact is i itself exactly when it is 0. When this
+    caller holds the whole region (always, on one CPU), the flags are read directly: no halo test
+    per contact."""
     s = reg_start[r]
     n = reg_size[r]
     off = i - s
     count = 0
+    if s >= lo and s + n <= hi:
+        base = s - lo
+        for j in range(k2):
+            a = amod[r, j]
+            c1 = off + a
+            if c1 >= n:
+                c1 -= n
+            c2 = off - a
+            if c2 < 0:
+                c2 += n
+            if a != 0:
+                f1 = np.int64(flags[np.uint64(base + c1)])
+                f2 = np.int64(flags[np.uint64(base + c2)])
+                count += ((f1 >> pbit) & 1) + ((f2 >> pbit) & 1)
+        return count
     for j in range(k2):
         a = amod[r, j]
         c1 = off + a
@@ -142,11 +161,11 @@ def agent_score(
         while u_beh >= beh[row, c]:
             c += 1
         tc = c
-        acc[C_CH0 + 3 * c] += 1
+        acc[np.uint64(C_CH0 + 3 * c)] += 1
         # 3. detection
         if inside and u_det < chan[CH_DETECT, c]:
             ev |= EV_DETECTED
-            acc[C_CH0 + 3 * c + 1] += 1
+            acc[np.uint64(C_CH0 + 3 * c + 1)] += 1
             pts = chan[CH_POINTS, c]
             delta += pts
             if pts < 0:
@@ -162,7 +181,7 @@ def agent_score(
             while u_false >= chan[CH_FALSE_CUM, c]:
                 c += 1
             fc = c
-            acc[C_CH0 + 3 * c + 2] += 1
+            acc[np.uint64(C_CH0 + 3 * c + 2)] += 1
             pts = chan[CH_POINTS, c]
             delta += pts
             if pts < 0:

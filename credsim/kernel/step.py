@@ -29,6 +29,20 @@ from credsim.kernel.score import agent_score
 from credsim.kernel.variant import extended
 
 
+@register_jitable
+def public_scores(own_a, own_b, w):
+    """Step 7 for a pair: ``P = ((10 - w) * own + w * own_spouse) // 10`` for both spouses (w = 0:
+    unmarried, P = own).
+
+    Computed as ``own_a + d // 10`` and ``own_b - ceil(d / 10)`` with ``d = w * (own_b - own_a)``:
+    the same integers (``10 * own`` is a multiple of 10 and leaves the floor unchanged), with one
+    division instead of two and no branch on the marriage bit, which a predictor misses for about
+    a third of the pairs."""
+    d = w * (own_b - own_a)
+    q = d // 10
+    return own_a + q, own_b - q - np.int64(d != 10 * q)
+
+
 @register_jitable(inline="always")
 def pair_day(
     p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act, reg_start,
@@ -65,10 +79,9 @@ def pair_day(
     # CSM-2 §8.3: P_{t-1} from yesterday's own scores with today's spouse weight
     pp_a = own_pa
     pp_b = own_pb
-    if (mech & M_ADAPTIVE) != 0 and (np.int64(fa) & F_MARRIED) != 0:
-        w = ip[IP_SPOUSE_W]
-        pp_a = ((10 - w) * own_pa + w * own_pb) // 10
-        pp_b = ((10 - w) * own_pb + w * own_pa) // 10
+    w = ip[IP_SPOUSE_W] if (np.int64(fa) & F_MARRIED) != 0 else 0
+    if (mech & M_ADAPTIVE) != 0:
+        pp_a, pp_b = public_scores(own_pa, own_pb, w)
     # 1. the day's hashes of both agents, side by side: two independent chains of multiplies
     h1a = mix64(key ^ np.uint64(a))
     h1b = mix64(key ^ np.uint64(b))
@@ -87,12 +100,7 @@ def pair_day(
             reg_start, reg_size, amod, acc,
         )
     # 7. public score: both spouses' own of today
-    pub_a = own_a
-    pub_b = own_b
-    if (np.int64(fa) & F_MARRIED) != 0:
-        w = ip[IP_SPOUSE_W]
-        pub_a = ((10 - w) * own_a + w * own_b) // 10
-        pub_b = ((10 - w) * own_b + w * own_a) // 10
+    pub_a, pub_b = public_scores(own_a, own_b, w)
     own[la] = own_a
     bl_a = agent_finish(
         la, t, threshold, pub_a, own_a, fa, ev_a, tc_a, fc_a, uact_a, ax_a, axt_a, mech, pbit, flags, since, stress,
