@@ -132,7 +132,7 @@ def annotate(spec: str, child: subprocess.Popen, dumps: dict[int, Path], steps: 
     lines = ["# per agent-step: executions, mispredicted branches; address; instruction"]
     for line in dis.splitlines():
         m = re.match(r"\s*([0-9a-f]+):\s*(?:[0-9a-f]{2} )+\s*(.*)", line)
-        if m:
+        if m and m.group(2):  # not the line holding the rest of a long instruction's bytes
             a = int(m.group(1), 16)
             ir, bcm = diff.get(a, (0, 0))
             lines.append(f"{ir / steps:9.4f} {bcm / steps:8.4f}  {a:x}  {m.group(2)}")

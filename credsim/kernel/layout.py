@@ -11,7 +11,8 @@ F_BL1 = 2
 F_EVER = 4  # ever listed
 F_FLAGGED = 8  # ever wrongly attributed
 F_CLS_SHIFT = 4  # bits 4..6: disposition class, cached at init
-F_MARRIED = 128  # pair (2k, 2k+1) married, cached at init
+F_MARRIED_BIT = 7
+F_MARRIED = 1 << F_MARRIED_BIT  # pair (2k, 2k+1) married, cached at init
 
 # --- integer parameters: slots of one int64 vector ---------------------------------------------
 IP_N = 0  # global population
