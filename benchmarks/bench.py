@@ -53,18 +53,38 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# A child's peak RSS as its own. Linux keeps ru_maxrss across fork and exec (exec records the
+# high-water mark of the memory the process leaves), so a child forked from this process, which by
+# then holds the floor's state and numba's runtime (about 570 MiB at N = 2e7), reports at least
+# that: every `credsim run` below 5e7 agents read the same. A small launcher forks the child
+# instead, and times it and reads its rusage itself.
+LAUNCH = (
+    "import json, os, subprocess, sys, time\n"
+    "t0 = time.perf_counter()\n"
+    "proc = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(proc.pid, 0)\n"
+    "wall = time.perf_counter() - t0\n"
+    "with open(sys.argv[1], 'w') as f:\n"
+    "    json.dump([wall, os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024], f)\n"
+)
+
+
+def launch(cmd: list[str], record: Path) -> tuple[float, int, int]:
+    """Run cmd from the small launcher; returns (wall seconds, exit code, peak RSS bytes) of cmd alone."""
+    subprocess.run([sys.executable, "-I", "-S", "-c", LAUNCH, str(record), *cmd], check=True)
+    wall, code, rss = json.loads(record.read_text())
+    return wall, code, rss
+
+
 def run_child(scenario: str, n: str, days: int, out: Path, threads: int | None) -> tuple[float, int, dict]:
     """Run `credsim run` in a fresh process; returns (wall seconds, peak RSS bytes, run.json)."""
     cmd = [*RUN, scenario, "-n", n, "-d", str(days), "--out", str(out), "--quiet"]
     if threads:
         cmd += ["--threads", str(threads)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
+    wall, code, rss = launch(cmd, out.parent / f"{out.name}.launch.json")
+    if code != 0:
         sys.exit(f"bench: credsim run {scenario} failed for N={n}")
-    return wall, usage.ru_maxrss * 1024, json.loads((out / "run.json").read_text())
+    return wall, rss, json.loads((out / "run.json").read_text())
 
 
 def stat(xs: list[float], fmt: str = ".3g") -> str:
@@ -206,12 +226,31 @@ def main() -> None:
             d2 = args.csm2_days or (10 if args.quick else 90)
             csm2_runs(specs["essay2"], n, d2, args.rounds, args.threads)
         if args.china:
-            wall, rss, meta = run_child("essay", "1.4e9", 2, tmp / "china", args.threads)
-            print(
-                f"essay N=1.4e9 D=2: day loop {meta['loop_s']:.1f} s ({meta['loop_s'] / 2:.1f} s/day, "
-                f"{1.4e9 * 2 / meta['loop_s']:.3g} agent-steps/s), whole process {wall:.1f} s, "
-                f"peak RSS {rss / 2**30:.2f} GiB"
-            )
+            china(tmp / "china", args.threads)
+
+
+def china(out: Path, threads: int | None, n: int = 1_400_000_000, days: int = 2) -> None:
+    """Issue #15: essay at the whole of China, with the floor at the same N just before and just
+    after it. One at a time: the floor's 6 bytes per agent (8.4 GB) are freed before the run starts."""
+    from floor import Floor
+
+    def floor_s() -> float:
+        fl = Floor(n, threads)
+        wall = fl.run(days)
+        del fl
+        return wall
+
+    before = floor_s()
+    wall, rss, meta = run_child("essay", f"{n:.3g}", days, out, threads)
+    after = floor_s()
+    fl_day = (before + after) / 2 / days
+    day = meta["loop_s"] / days
+    print(
+        f"essay N={n:.3g} D={days}: day loop {meta['loop_s']:.1f} s ({day:.1f} s/day, {n / day:.3g} agent-steps/s), "
+        f"whole process {wall:.1f} s, peak RSS {rss / 2**30:.2f} GiB\n"
+        f"  floor at the same N: {before / days:.1f} s/day before, {after / days:.1f} s/day after "
+        f"({n / fl_day:.3g} agent-steps/s): essay at {fl_day / day:.3f} of the floor"
+    )
 
 
 def csm2_runs(essay2: str, n: int, days: int, rounds: int, threads: int | None, k: int = 1000) -> None:

@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from credsim.kernel.hash import G, M64, day_key, mix64_host
@@ -95,6 +96,38 @@ def test_bench_takes_essay2_that_loads(monkeypatch, tmp_path):
     monkeypatch.setattr(bench, "ESSAY2", good)
     loops, notes = bench.scenarios()
     assert [label for label, _ in loops] == ["essay", "baseline", "essay2"] and notes == []
+
+
+def test_launch_reports_the_childs_own_peak_not_this_process(tmp_path):
+    # ru_maxrss survives fork and exec: a child forked straight from a process that holds 400 MB
+    # would report at least 400 MB, so `make bench`'s memory slope read 0 bytes per agent
+    held = np.ones(400 * 2**20 // 8)  # touched: resident in this process
+    code = "import sys; b = bytearray(int(sys.argv[1]) * 2**20); b[::4096] = b'x' * len(b[::4096])"
+    small = bench.launch([sys.executable, "-c", code, "0"], tmp_path / "small.json")
+    big = bench.launch([sys.executable, "-c", code, "150"], tmp_path / "big.json")
+    assert held.sum() == held.size
+    assert small[1] == 0 and big[1] == 0 and small[0] > 0
+    assert small[2] < 100 * 2**20  # a bare python, not this process's 400+ MB
+    assert 140 * 2**20 < big[2] - small[2] < 170 * 2**20  # the 150 MiB the child touched
+
+
+def test_bench_china_puts_the_floor_beside_the_run(monkeypatch, tmp_path, capsys):
+    runs = iter([3.0, 5.0])  # floor seconds for 2 days, before and after
+
+    class FakeFloor:
+        def __init__(self, n, threads):
+            self.n = n
+
+        def run(self, days):
+            return next(runs)
+
+    monkeypatch.setattr(floor, "Floor", FakeFloor)
+    monkeypatch.setattr(bench, "run_child", lambda *a: (70.0, 8 * 2**30, {"loop_s": 60.0}))
+    bench.china(tmp_path / "china", None, n=1_000_000, days=2)
+    out = capsys.readouterr().out
+    assert "30.0 s/day" in out and "1.5 s/day before, 2.5 s/day after" in out
+    assert "essay at 0.067 of the floor" in out  # 2.0 s/day of floor over 30.0 s/day of essay
+    assert "peak RSS 8.00 GiB" in out
 
 
 def test_profile_variant_source_rewrites_only_its_switches():

@@ -23,7 +23,7 @@ from credsim.kernel.layout import (
     M_EXIT,
 )
 from credsim.kernel.score import enrolled
-from credsim.kernel.step import public_scores
+from credsim.kernel.step import public_scores, spouse_weight
 from credsim.kernel.variant import extended
 
 
@@ -69,5 +69,5 @@ def pair_public0(la, n_local, own, flags, w):
     if la + 1 >= n_local:
         return oa
     ob = np.int64(own[la + 1])
-    pa, pb = public_scores(oa, ob, w if (np.int64(flags[la]) & F_MARRIED) != 0 else 0)
+    pa, pb = public_scores(oa, ob, spouse_weight(w, flags[la]))
     return pa + pb

@@ -75,6 +75,18 @@ def _listed_yesterday(g, pbit, flags, lo, hi, halo):
     return (np.int64(halo[np.uint64(g >> 3)]) >> (g & 7)) & 1
 
 
+@register_jitable
+def _contact_offsets(off, a, n):
+    """Offsets in its region of the two contacts ±a (0 <= a < n) of the agent at offset ``off``."""
+    c1 = off + a
+    if c1 >= n:
+        c1 -= n
+    c2 = off - a
+    if c2 < 0:
+        c2 += n
+    return c1, c2
+
+
 @register_jitable(inline="always")
 def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, k2):
     """Number of i's contacts (±a_j inside region r, self skipped) listed yesterday.
@@ -90,12 +102,7 @@ def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, 
         base = s - lo
         for j in range(k2):
             a = amod[r, j]
-            c1 = off + a
-            if c1 >= n:
-                c1 -= n
-            c2 = off - a
-            if c2 < 0:
-                c2 += n
+            c1, c2 = _contact_offsets(off, a, n)
             if a != 0:
                 f1 = np.int64(flags[np.uint64(base + c1)])
                 f2 = np.int64(flags[np.uint64(base + c2)])
@@ -103,15 +110,9 @@ def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, 
         return count
     for j in range(k2):
         a = amod[r, j]
-        c1 = off + a
-        if c1 >= n:
-            c1 -= n
-        c2 = off - a
-        if c2 < 0:
-            c2 += n
-        if c1 != off:
+        c1, c2 = _contact_offsets(off, a, n)
+        if a != 0:
             count += _listed_yesterday(s + c1, pbit, flags, lo, hi, halo)
-        if c2 != off:
             count += _listed_yesterday(s + c2, pbit, flags, lo, hi, halo)
     return count
 

@@ -43,6 +43,15 @@ def public_scores(own_a, own_b, w):
     return own_a + q, own_b - q - np.int64(d != 10 * q)
 
 
+@register_jitable
+def spouse_weight(w, flags_a):
+    """Step 7's spouse weight of a pair whose first agent has flags ``flags_a``: w if married, else 0.
+
+    Arithmetic on the marriage bit, not a conditional: LLVM compiles the conditional to a branch
+    that a predictor misses on about a third of the pairs."""
+    return w * ((np.int64(flags_a) >> F_MARRIED_BIT) & 1)
+
+
 @register_jitable(inline="always")
 def pair_day(
     p, ra, rb, t, threshold, key, lo, hi, own, flags, since, stress, aux, halo, ip, beh, chan, act, reg_start,
@@ -79,9 +88,7 @@ def pair_day(
     # CSM-2 §8.3: P_{t-1} from yesterday's own scores with today's spouse weight
     pp_a = own_pa
     pp_b = own_pb
-    # the spouse weight, 0 when unmarried: arithmetic, not a conditional load (which LLVM compiles
-    # to a branch that a predictor misses on about a third of the pairs)
-    w = ip[IP_SPOUSE_W] * ((np.int64(fa) >> F_MARRIED_BIT) & 1)
+    w = spouse_weight(ip[IP_SPOUSE_W], fa)
     if (mech & M_ADAPTIVE) != 0:
         pp_a, pp_b = public_scores(own_pa, own_pb, w)
     # 1. the day's hashes of both agents, side by side: two independent chains of multiplies
