@@ -70,6 +70,7 @@ from credsim.kernel.layout import (
     IP_COL_GRADE,
     N_IP,
 )
+from credsim.kernel.score import contact_pair
 
 # --- switches (profile_steps.py rewrites this block in each variant) ----------------------------
 S_EVENTS = True  # steps 2, 3, 6: behaviour, detection, forced listing
@@ -118,12 +119,7 @@ def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, 
     count = 0
     for j in range(k2):
         a = amod[r, j]
-        c1 = off + a
-        if c1 >= n:
-            c1 -= n
-        c2 = off - a
-        if c2 < 0:
-            c2 += n
+        c1, c2 = contact_pair(off, a, n)
         if c1 != off:
             count += _listed_yesterday(s + c1, pbit, flags, lo, hi, halo)
         if c2 != off:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tomllib
@@ -105,3 +106,19 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"{'fault':<{w1}}  {'backend':<{w2}}  outcome")
     for fault, where, outcome in FAULT_LOG:
         terminalreporter.write_line(f"{fault:<{w1}}  {where:<{w2}}  {outcome}")
+
+
+@pytest.fixture(autouse=True)
+def _stop_signals_not_ignored():
+    """Tests of stopping runs send SIGHUP and SIGINT. Under ``nohup`` (SIGHUP) or as a background job
+    of a non-interactive shell, ``make test &`` (SIGINT), pytest inherits SIG_IGN, and the runs it
+    starts inherit it too and, by design, keep ignoring the signal. Each test starts from a
+    terminal's dispositions (SIGINT: Python's KeyboardInterrupt handler), put back after it."""
+    defaults = {signal.SIGHUP: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+    before = {sig: signal.getsignal(sig) for sig in defaults}
+    for sig, default in defaults.items():
+        if before[sig] is signal.SIG_IGN:
+            signal.signal(sig, default)
+    yield
+    for sig, old in before.items():
+        signal.signal(sig, old)

@@ -136,18 +136,6 @@ def ray_reference(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(autouse=True)
-def _hangup_not_ignored():
-    """These tests send SIGHUP. Under ``nohup`` (or any parent that ignores SIGHUP) the runs they start
-    would inherit SIG_IGN and, by design, keep ignoring it; each test starts from the default, as in a
-    terminal, and the disposition is put back after it."""
-    before = signal.getsignal(signal.SIGHUP)
-    if before is signal.SIG_IGN:
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    yield
-    signal.signal(signal.SIGHUP, before)
-
-
 # --- stop signals and SIGKILL on the cpu backend --------------------------------------------------
 STOPS = [("SIGTERM", signal.SIGTERM, 143), ("SIGHUP", signal.SIGHUP, 129), ("SIGINT", signal.SIGINT, 130)]
 

@@ -76,7 +76,7 @@ def _listed_yesterday(g, pbit, flags, lo, hi, halo):
 
 
 @register_jitable
-def _contact_offsets(off, a, n):
+def contact_pair(off, a, n):
     """Offsets in its region of the two contacts ±a (0 <= a < n) of the agent at offset ``off``."""
     c1 = off + a
     if c1 >= n:
@@ -102,7 +102,7 @@ def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, 
         base = s - lo
         for j in range(k2):
             a = amod[r, j]
-            c1, c2 = _contact_offsets(off, a, n)
+            c1, c2 = contact_pair(off, a, n)
             if a != 0:
                 f1 = np.int64(flags[np.uint64(base + c1)])
                 f2 = np.int64(flags[np.uint64(base + c2)])
@@ -110,7 +110,7 @@ def listed_contacts(i, r, pbit, flags, lo, hi, halo, reg_start, reg_size, amod, 
         return count
     for j in range(k2):
         a = amod[r, j]
-        c1, c2 = _contact_offsets(off, a, n)
+        c1, c2 = contact_pair(off, a, n)
         if a != 0:
             count += _listed_yesterday(s + c1, pbit, flags, lo, hi, halo)
             count += _listed_yesterday(s + c2, pbit, flags, lo, hi, halo)
