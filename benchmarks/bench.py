@@ -133,7 +133,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-RSS slope")
-    ap.add_argument("--china", action="store_true", help="also run essay at N = 1.4e9 for 2 days, the floor at 1.4e9 beside it (about 8.5 GiB)")
+    ap.add_argument(
+        "--china", action="store_true", help="also essay at N = 1.4e9 for 2 days, the floor at 1.4e9 beside it (~8.5 GiB)"
+    )
     ap.add_argument("--csm2-days", type=int, default=None, help="days of the essay/essay2/panel runs (default 90; --quick 10)")
     ap.add_argument("--no-csm2", action="store_true", help="skip the essay2-vs-essay and panel runs")
     args = ap.parse_args()
