@@ -11,13 +11,14 @@ travels. In rounds, interleaved, on the same thread count:
 - the whole process `credsim run essay -n N -d D` (kernel already compiled), and its time over
   the day loop's time in the same run;
 
-then bytes of memory per agent as the slope of peak RSS between N = 1e7 and 5e7 (fresh processes),
+then bytes of memory per agent as the slope of peak RSS between N = 1e7 and 5e7 (fresh processes,
+each started by a small launcher so that its peak is its own: see ``LAUNCH``),
 for essay (declared: 6 bytes of state per agent) and essay2 (7: CSM-2's extra byte); and, for
 issue #14, essay and essay2 day loops at N over --csm2-days (default 90) interleaved, with essay2's
 agent-steps/s as a share of essay's in the same round and the cost of a K = 1000 panel on essay2.
 Medians with [min..max] over the rounds. Options: --quick (N = 2e6, 10 days, a 1e6/5e6 slope: about
-a minute), -n/-d/--rounds, --threads (e.g. 1), --csm2-days, --no-csm2, --china (also 1.4e9 agents
-for 2 days).
+a minute), -n/-d/--rounds, --threads (e.g. 1), --csm2-days, --no-csm2, --china (also essay at 1.4e9
+agents for 2 days, with the floor at 1.4e9 just before and just after it).
 """
 
 from __future__ import annotations
@@ -132,7 +133,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-RSS slope")
-    ap.add_argument("--china", action="store_true", help="also run essay at N = 1.4e9 for 2 days")
+    ap.add_argument(
+        "--china", action="store_true", help="also essay at N = 1.4e9 for 2 days, the floor at 1.4e9 beside it (~8.5 GiB)"
+    )
     ap.add_argument("--csm2-days", type=int, default=None, help="days of the essay/essay2/panel runs (default 90; --quick 10)")
     ap.add_argument("--no-csm2", action="store_true", help="skip the essay2-vs-essay and panel runs")
     args = ap.parse_args()
