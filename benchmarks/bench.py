@@ -237,15 +237,9 @@ def china(out: Path, threads: int | None, n: int = 1_400_000_000, days: int = 2)
     after it. One at a time: the floor's 6 bytes per agent (8.4 GB) are freed before the run starts."""
     from floor import Floor
 
-    def floor_s() -> float:
-        fl = Floor(n, threads)
-        wall = fl.run(days)
-        del fl
-        return wall
-
-    before = floor_s()
+    before = Floor(n, threads).run(days)  # the Floor and its state are freed as the call returns
     wall, rss, meta = run_child("essay", f"{n:.3g}", days, out, threads)
-    after = floor_s()
+    after = Floor(n, threads).run(days)
     fl_day = (before + after) / 2 / days
     day = meta["loop_s"] / days
     print(
