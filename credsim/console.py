@@ -46,8 +46,15 @@ def user_errors():
         raise typer.Exit(130) from None
 
 
+#: What the bar says until the first day is reported. Set-up is a second or two once the day
+#: kernel is in numba's cache, but a few minutes the first time a machine runs credsim (it
+#: compiles the kernel), and a bar standing at 0 days with nothing else said looks like a hang.
+SETTING_UP = "setting up (first run: kernel compile, minutes)"
+
+
 class DayProgress:
-    """A rich progress bar of days done, agent-steps per second and time left."""
+    """A rich progress bar of days done, agent-steps per second and time left; until the first day,
+    a note of what set-up is doing (:data:`SETTING_UP`)."""
 
     def __init__(self, label: str, population: int, days: int, enabled: bool = True):
         self.population, self.days = population, days
@@ -64,7 +71,7 @@ class DayProgress:
             disable=not enabled,
             transient=False,
         )
-        self.task = self.progress.add_task(label, total=days, rate="")
+        self.task = self.progress.add_task(label, total=days, rate=SETTING_UP)
         self.t0 = None
 
     def __enter__(self):

@@ -41,3 +41,17 @@ def test_presets_match_shared_scenarios():
 
     for name in ("essay", "baseline"):
         assert load(name)[1] == load(SCENARIOS / f"{name}.toml")[1]
+
+
+def test_progress_bar_says_what_set_up_does_until_the_first_day():
+    """Before day 1 a first run compiles the kernel for minutes: the bar says so instead of
+    standing silent at 0 days, and gives way to the rate once days are reported."""
+    from credsim.console import SETTING_UP, DayProgress
+
+    bar = DayProgress("essay", 1_000, 3, enabled=False)
+    rate = lambda: bar.progress.tasks[0].fields["rate"]  # noqa: E731
+    assert "kernel compile" in rate() and rate() == SETTING_UP
+    bar(1, 3)
+    assert rate() == "" and bar.progress.tasks[0].completed == 1
+    bar(2, 3)
+    assert rate().endswith("agent-steps/s") and bar.progress.tasks[0].completed == 2
