@@ -49,9 +49,9 @@ def test_progress_bar_says_what_set_up_does_until_the_first_day():
     from credsim.console import SETTING_UP, DayProgress
 
     bar = DayProgress("essay", 1_000, 3, enabled=False)
-    rate = lambda: bar.progress.tasks[0].fields["rate"]  # noqa: E731
-    assert "kernel compile" in rate() and rate() == SETTING_UP
+    task = bar.progress.tasks[0]  # rich updates the task in place
+    assert "kernel compile" in task.fields["rate"] and task.fields["rate"] == SETTING_UP
     bar(1, 3)
-    assert rate() == "" and bar.progress.tasks[0].completed == 1
+    assert task.fields["rate"] == "" and task.completed == 1
     bar(2, 3)
-    assert rate().endswith("agent-steps/s") and bar.progress.tasks[0].completed == 2
+    assert task.fields["rate"].endswith("agent-steps/s") and task.completed == 2
